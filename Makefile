@@ -1,0 +1,36 @@
+# Two commands for a fresh machine with Python >= 3.10:
+#   make book   set up .venv and build the book into _build/html
+#   make test   set up .venv (with test tools) and run every test, including a strict build
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: book test strict clean
+
+$(VENV)/.book-installed: requirements.txt pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "cnnbook needs Python >= 3.10, this is " + sys.version'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	# Build matplotlib's font cache now, so its one-time message does not land in a chapter.
+	MPLBACKEND=Agg $(BIN)/python -c 'import matplotlib.pyplot'
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.book-installed requirements-test.txt
+	$(BIN)/python -m pip install -r requirements-test.txt
+	touch $@
+
+book: $(VENV)/.book-installed
+	$(BIN)/jupyter-book build .
+	@echo "Open $(CURDIR)/_build/html/index.html in a browser."
+
+test: $(VENV)/.test-installed
+	$(BIN)/python -m pytest
+
+# The strict build on its own: clean, every cell error and every Sphinx warning fails it.
+strict: $(VENV)/.book-installed
+	rm -rf _build
+	$(BIN)/jupyter-book build --all -W --keep-going .
+
+clean:
+	rm -rf _build

@@ -1,0 +1,67 @@
+"""The command line: ``python -m cnnbook download-weights``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import urllib.error
+
+from . import models
+
+
+def download_weights(args: argparse.Namespace) -> int:
+    names = tuple(args.models) or models.BOOK_MODELS
+    failed = []
+    for name in names:
+        weights = models.default_weights(name)
+        path = models.checkpoint_path(weights)
+        if path.is_file():
+            print(f"{name}: already cached at {path}")
+            continue
+        print(f"{name}: downloading {weights.url}")
+        try:
+            models.download(weights, progress=not args.quiet)
+        except (urllib.error.URLError, OSError, RuntimeError) as err:
+            reason = getattr(err, "reason", err)
+            print(f"{name}: FAILED to download {weights.url} ({reason})", file=sys.stderr)
+            failed.append(name)
+            continue
+        print(f"{name}: saved to {path}")
+    if failed:
+        print(
+            f"Could not download the weights for {', '.join(failed)}. Is this machine online? "
+            "Run the command again with internet access, or copy the files listed above into "
+            f"{models.checkpoint_path(models.default_weights(failed[0])).parent} from a machine that has them.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cnnbook", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser(
+        "download-weights",
+        help="fetch every pretrained checkpoint the book uses into torchvision's cache",
+        description=f"Download the ImageNet weights of {', '.join(models.BOOK_MODELS)} into "
+        "$TORCH_HOME/hub/checkpoints (torchvision's own cache), for reading the book offline.",
+    )
+    fetch.add_argument("models", nargs="*", help="models to fetch (default: all the book uses)")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.set_defaults(run=download_weights)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as err:  # an unknown model name, for example
+        parser.error(str(err))
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

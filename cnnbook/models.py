@@ -1,0 +1,175 @@
+"""Pretrained torchvision networks, loaded offline-honestly.
+
+``load("alexnet")`` returns the network with its ImageNet weights when they can be had: from
+torchvision's own cache (``$TORCH_HOME/hub/checkpoints``, the very file ``torchvision`` would use),
+or downloaded there. When they cannot be had, what happens depends on the mode:
+
+* default: a warning (in a notebook, a visible box on the page) and an *untrained* network with
+  ``model.is_pretrained = False``, so the book still builds and says so;
+* ``CNNBOOK_REQUIRE_WEIGHTS=1`` (publishing mode): :class:`WeightsUnavailableError`, naming the
+  model, the file and the URL.
+
+``CNNBOOK_OFFLINE=1`` skips the download attempt (the cache is still used).
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import warnings
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models import WeightsEnum
+
+from . import notice
+from .notice import UntrainedNetworkWarning
+
+#: The networks the book's chapters load; ``python -m cnnbook download-weights`` fetches these.
+BOOK_MODELS: tuple[str, ...] = ("alexnet", "vgg16", "resnet18")
+
+REQUIRE_WEIGHTS_ENV = "CNNBOOK_REQUIRE_WEIGHTS"
+OFFLINE_ENV = "CNNBOOK_OFFLINE"
+
+#: Seed for the random initialisation of an untrained network, so offline builds are repeatable.
+UNTRAINED_SEED = 0
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights were required but could not be loaded."""
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def require_weights() -> bool:
+    """True in publishing mode (``CNNBOOK_REQUIRE_WEIGHTS=1``)."""
+    return _env_flag(REQUIRE_WEIGHTS_ENV)
+
+
+def default_weights(name: str) -> WeightsEnum:
+    """The default (best) ImageNet weights torchvision offers for the model ``name``."""
+    try:
+        return torchvision.models.get_model_weights(name).DEFAULT
+    except (ValueError, KeyError) as err:
+        known = ", ".join(sorted(torchvision.models.list_models()))
+        raise ValueError(f"unknown model {name!r}; torchvision knows: {known}") from err
+
+
+def checkpoint_path(weights: WeightsEnum) -> Path:
+    """Where torchvision caches this checkpoint: ``torch.hub.get_dir()/checkpoints/<file name>``."""
+    filename = os.path.basename(urlparse(weights.url).path)
+    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def weights_available(name: str) -> bool:
+    """True when the checkpoint for ``name`` is already in the local cache."""
+    return checkpoint_path(default_weights(name)).is_file()
+
+
+def download(weights: WeightsEnum, progress: bool = True) -> Path:
+    """Download a checkpoint into torchvision's cache (checking its hash) and return its path.
+
+    Network failures surface as :class:`urllib.error.URLError` or :class:`OSError`.
+    """
+    path = checkpoint_path(weights)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # torchvision's file names end in the first hex digits of the file's SHA-256.
+    hash_prefix = path.stem.rsplit("-", 1)[-1]
+    torch.hub.download_url_to_file(weights.url, str(path), hash_prefix=hash_prefix, progress=progress)
+    return path
+
+
+def _fetch(weights: WeightsEnum) -> tuple[Path | None, str]:
+    """The cached checkpoint, downloading it if allowed; else ``(None, why)``."""
+    path = checkpoint_path(weights)
+    if path.is_file():
+        return path, ""
+    if _env_flag(OFFLINE_ENV):
+        return None, f"it is not in the cache and {OFFLINE_ENV}=1 forbids downloading it"
+    try:
+        return download(weights, progress=False), ""
+    except (urllib.error.URLError, OSError, RuntimeError) as err:
+        reason = getattr(err, "reason", err)
+        return None, f"it is not in the cache and the download failed ({reason})"
+
+
+def load(name: str) -> nn.Module:
+    """The torchvision model ``name`` in evaluation mode, pretrained when the weights can be had.
+
+    The model carries ``is_pretrained`` (bool) and ``weights`` (the torchvision weights enum, whose
+    ``transforms()`` and ``meta["categories"]`` describe the ImageNet training even when the
+    network itself is untrained).
+    """
+    weights = default_weights(name)
+    path, why = _fetch(weights)
+    if path is not None:
+        model = torchvision.models.get_model(name, weights=None)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+        except Exception as err:
+            raise WeightsUnavailableError(
+                f"the checkpoint {path} for {name!r} could not be loaded ({err}); delete it and run "
+                f"`python -m cnnbook download-weights` to fetch it again from {weights.url}"
+            ) from err
+        model.is_pretrained = True
+    else:
+        if require_weights():
+            raise WeightsUnavailableError(
+                f"{REQUIRE_WEIGHTS_ENV}=1 but the pretrained weights for {name!r} are missing: "
+                f"{why}. Expected file: {checkpoint_path(weights)}; URL: {weights.url}. "
+                "Run `python -m cnnbook download-weights` on a machine with internet access."
+            )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(UNTRAINED_SEED)
+            model = torchvision.models.get_model(name, weights=None)
+        model.is_pretrained = False
+        notice.untrained(name, reason=why, file=str(checkpoint_path(weights)), url=weights.url)
+    model.weights = weights
+    return model.eval()
+
+
+def describe(name: str) -> dict[str, object]:
+    """What torchvision's metadata says about ``name``'s default weights, without loading them.
+
+    Returns the weights' enum name, the parameter count and the headline metrics of the data set
+    the weights were evaluated on (for example ``{"acc@1": 69.758, ...}`` on ImageNet-1K).
+    """
+    weights = default_weights(name)
+    (dataset, metrics), *_ = weights.meta["_metrics"].items()
+    return {
+        "model": name,
+        "weights": f"{type(weights).__name__}.{weights.name}",
+        "parameters": int(weights.meta["num_params"]),
+        "dataset": dataset,
+        "metrics": dict(metrics),
+    }
+
+
+def download_all(names: tuple[str, ...] = BOOK_MODELS, progress: bool = True) -> list[Path]:
+    """Fetch every checkpoint in ``names`` into the cache (already cached ones are kept)."""
+    paths = []
+    for name in names:
+        weights = default_weights(name)
+        path = checkpoint_path(weights)
+        paths.append(path if path.is_file() else download(weights, progress=progress))
+    return paths
+
+
+__all__ = [
+    "BOOK_MODELS",
+    "UntrainedNetworkWarning",
+    "WeightsUnavailableError",
+    "checkpoint_path",
+    "default_weights",
+    "download",
+    "download_all",
+    "load",
+    "require_weights",
+    "weights_available",
+]

@@ -1,0 +1,98 @@
+"""Sphinx extension that keeps the book offline-honest.
+
+* Finds every page whose executed cells show the untrained-network notice and lists those pages at
+  the end of the build log.
+* Re-executes such a page (dropping its jupyter-cache entry) when its results can no longer stand:
+  the missing weights have since been downloaded, or publishing mode (``CNNBOOK_REQUIRE_WEIGHTS=1``)
+  is on. Without this an unchanged chapter would keep serving its untrained outputs from the cache.
+
+Enable it in ``_config.yml`` with ``sphinx: extra_extensions: [cnnbook.sphinxext]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.util import logging
+
+from . import models, notice
+
+logger = logging.getLogger(__name__)
+
+_KEY = "cnnbook_untrained"  # attribute on the build environment: {docname: [model names]}
+
+
+def _untrained(env: BuildEnvironment) -> dict[str, list[str]]:
+    if not hasattr(env, _KEY):
+        setattr(env, _KEY, {})
+    return getattr(env, _KEY)
+
+
+def _doctree_read(app: Sphinx, doctree: nodes.document) -> None:
+    names: list[str] = []
+    for node in doctree.findall(nodes.raw):
+        names += [n for n in notice.models_in(node.astext()) if n not in names]
+    if names:
+        _untrained(app.env)[app.env.docname] = names
+
+
+def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    _untrained(env).pop(docname, None)
+
+
+def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
+    for docname in docnames:
+        if docname in _untrained(other):
+            _untrained(env)[docname] = _untrained(other)[docname]
+
+
+def _stale(names: list[str]) -> bool:
+    if models.require_weights():
+        return True
+    return any(models.weights_available(name) for name in names)
+
+
+def _drop_cached_execution(app: Sphinx, source: Path) -> None:
+    cache_path = getattr(app.config, "nb_execution_cache_path", "")
+    if not cache_path or not Path(cache_path).exists():
+        return
+    from jupyter_cache import get_cache
+
+    cache = get_cache(cache_path)
+    for record in cache.list_cache_records():
+        if Path(record.uri).resolve() == source.resolve():
+            cache.remove_cache(record.pk)
+
+
+def _outdated(app: Sphinx, env: BuildEnvironment, added: set, changed: set, removed: set) -> list[str]:
+    stale = [doc for doc, names in _untrained(env).items() if doc in env.found_docs and _stale(names)]
+    for docname in stale:
+        logger.info(f"cnnbook: re-executing {docname}: its cached results came from an untrained network")
+        _drop_cached_execution(app, Path(env.doc2path(docname)))
+    return stale
+
+
+def _report(app: Sphinx, exception: Exception | None) -> None:
+    pages = _untrained(app.env)
+    if exception is not None or not pages:
+        return
+    lines = [f"  {doc}: {', '.join(names)}" for doc, names in sorted(pages.items())]
+    logger.info(
+        f"cnnbook: {len(pages)} page(s) show results from UNTRAINED networks (pretrained weights "
+        "were unavailable); run `python -m cnnbook download-weights` and rebuild to fix:\n"
+        + "\n".join(lines),
+        color="yellow",
+    )
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("doctree-read", _doctree_read)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    app.connect("env-get-outdated", _outdated)
+    app.connect("build-finished", _report)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
