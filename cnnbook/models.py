@@ -113,8 +113,10 @@ def load(name: str) -> nn.Module:
             state = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict(state)
         except Exception as err:
+            first_line = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
             raise WeightsUnavailableError(
-                f"the checkpoint {path} for {name!r} could not be loaded ({err}); delete it and run "
+                f"the checkpoint {path} for {name!r} could not be loaded, it looks damaged or is not "
+                f"a {name} checkpoint ({type(err).__name__}: {first_line}); delete it and run "
                 f"`python -m cnnbook download-weights` to fetch it again from {weights.url}"
             ) from err
         model.is_pretrained = True

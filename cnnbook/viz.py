@@ -58,44 +58,44 @@ def task_map_figure(single: Scene, several: Scene) -> Figure:
     """
     if len(single.labels) != 1:
         raise ValueError(f"the single-object scene has {len(single.labels)} objects, expected 1")
-    fig, axes = plt.subplots(1, 5, figsize=(15, 3.6))
+    fig, axes = plt.subplots(1, 5, figsize=(15, 3.9))
     titles = [
-        "Classification", "Classification\n+ localization", "Object detection",
-        "Semantic segmentation", "Instance segmentation",
+        "Classification\n(one label)", "Classification + localization\n(one label, one box)",
+        "Object detection\n(a box and label per object)", "Semantic segmentation\n(a class per pixel)",
+        "Instance segmentation\n(a mask per object)",
     ]
     for ax, title in zip(axes, titles):
         ax.set_title(title, fontsize=11)
         ax.axis("off")
 
+    def caption(ax: plt.Axes, text: str) -> None:
+        ax.text(0.5, -0.04, text, transform=ax.transAxes, ha="center", va="top", fontsize=11)
+
     label = single.labels[0]
     axes[0].imshow(single.image)
-    axes[0].text(0.5, -0.08, f'"{label}"', transform=axes[0].transAxes, ha="center", va="top", fontsize=11)
+    caption(axes[0], f'"{label}"')
     axes[1].imshow(single.image)
     _box(axes[1], single.boxes[0], CLASS_COLOURS[label])
-    axes[1].text(0.5, -0.08, f'"{label}" + box', transform=axes[1].transAxes, ha="center", va="top", fontsize=11)
+    caption(axes[1], f'"{label}" + box')
 
     axes[2].imshow(several.image)
     for box, name in zip(several.boxes, several.labels):
         _box(axes[2], box, CLASS_COLOURS[name], name)
-    axes[2].text(0.5, -0.08, ", ".join(several.labels), transform=axes[2].transAxes, ha="center", va="top",
-                 fontsize=10)
+    caption(axes[2], ", ".join(f'"{name}"' for name in several.labels))
 
     semantic = np.zeros(several.image.shape)
     for mask, name in zip(several.masks, several.labels):
         semantic[mask] = plt.matplotlib.colors.to_rgb(CLASS_COLOURS[name])
     axes[3].imshow(semantic)
-    axes[3].text(0.5, -0.08, "a class per pixel", transform=axes[3].transAxes, ha="center", va="top",
-                 fontsize=10)
+    axes[3].legend(handles=[Patch(color=CLASS_COLOURS[s], label=s) for s in SHAPES], loc="upper center",
+                   bbox_to_anchor=(0.5, -0.01), ncol=len(SHAPES), frameon=False, fontsize=9,
+                   handlelength=1, columnspacing=0.8)
 
     instance = np.zeros(several.image.shape)
     palette = plt.get_cmap("Set2")
     for i, mask in enumerate(several.masks):
         instance[mask] = palette(i % palette.N)[:3]
     axes[4].imshow(instance)
-    axes[4].text(0.5, -0.08, "a mask per object", transform=axes[4].transAxes, ha="center", va="top",
-                 fontsize=10)
-
-    fig.legend(handles=[Patch(color=CLASS_COLOURS[s], label=s) for s in SHAPES], loc="lower center",
-               ncol=len(SHAPES), frameon=False, bbox_to_anchor=(0.5, -0.04))
+    caption(axes[4], f"{len(several.masks)} separate objects")
     fig.tight_layout()
     return fig

@@ -1,0 +1,88 @@
+import pytest
+import torch
+from torch import nn
+
+from cnnbook import datasets, train
+
+
+def test_count_parameters_by_hand():
+    assert train.count_parameters(nn.Linear(3, 2)) == 3 * 2 + 2
+    assert train.count_parameters(nn.Conv2d(3, 64, 11)) == 64 * 3 * 11 * 11 + 64
+
+
+def test_count_parameters_on_meta_device_allocates_nothing():
+    huge = nn.Linear(224 * 224 * 3, 1000, device="meta")
+    assert train.count_parameters(huge) == 150_528 * 1000 + 1000
+
+
+def test_count_parameters_skips_frozen():
+    layer = nn.Linear(4, 4)
+    layer.bias.requires_grad_(False)
+    assert train.count_parameters(layer) == 16
+
+
+def test_model_shapes():
+    x = torch.rand(5, 1, 24, 24)
+    assert train.mlp((1, 24, 24))(x).shape == (5, 10)
+    assert train.small_cnn()(x).shape == (5, 10)
+
+
+def test_cnn_global_pooling_ignores_position_of_an_isolated_pattern():
+    torch.manual_seed(0)
+    cnn = train.small_cnn().eval()
+    x = torch.zeros(1, 1, 24, 24)
+    x[..., 8:12, 8:12] = 1.0  # away from the border, where zero padding differs
+    moved = datasets.shift(x, 4, 6)  # an even shift keeps the 2x2 pooling grid aligned
+    assert torch.allclose(cnn(x), cnn(moved), atol=1e-6)
+
+
+def test_fit_learns_and_is_repeatable():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 1, 6, 6, generator=generator)
+    y = (x.mean(dim=(1, 2, 3)) > 0).long()
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = train.mlp((1, 6, 6), hidden=16, classes=2)
+        history = train.fit(model, x, y, epochs=15, seed=0)
+        runs.append((history, model))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][0][-1] < runs[0][0][0] / 2
+    assert train.accuracy(runs[0][1], x, y) > 0.9
+    assert not runs[0][1].training
+
+
+def test_fit_rejects_mismatched_data():
+    with pytest.raises(ValueError, match="x has 3 examples but y has 2 labels"):
+        train.fit(train.mlp((1, 2, 2)), torch.rand(3, 1, 2, 2), torch.tensor([0, 1]))
+
+
+def test_accuracy_restores_the_training_flag():
+    model = train.mlp((1, 2, 2), classes=2).train()
+    train.accuracy(model, torch.rand(4, 1, 2, 2), torch.zeros(4, dtype=torch.long))
+    assert model.training
+
+
+def test_accuracy_under_shift_averages_four_directions(monkeypatch):
+    moves = []
+    monkeypatch.setattr(train, "accuracy", lambda m, x, y: float(x.sum()))
+    monkeypatch.setattr(datasets, "shift", lambda x, dx, dy: moves.append((dx, dy)) or x)
+    x = torch.ones(1, 1, 3, 3)
+    assert train.accuracy_under_shift(None, x, None, 2) == 9.0
+    assert sorted(moves) == sorted([(2, 0), (-2, 0), (0, 2), (0, -2)])
+
+
+def test_chapter_1_claim_cnn_survives_shifts_that_break_the_mlp():
+    """Chapter 1's experiment, as the chapter runs it: the prose depends on this outcome."""
+    data = datasets.digits(size=16, canvas=24)
+    torch.manual_seed(0)
+    mlp = train.mlp((1, 24, 24), hidden=128)
+    torch.manual_seed(0)
+    cnn = train.small_cnn(widths=(32, 64))
+    for model in (mlp, cnn):
+        train.fit(model, data.train_x, data.train_y, epochs=30, lr=3e-3, seed=0)
+    centred = [train.accuracy(m, data.test_x, data.test_y) for m in (mlp, cnn)]
+    far = [train.accuracy_under_shift(m, data.test_x, data.test_y, 4) for m in (mlp, cnn)]
+    assert min(centred) > 0.9
+    assert far[1] > 0.8 and far[0] < 0.5
+    assert train.count_parameters(cnn) < train.count_parameters(mlp) / 3
