@@ -57,7 +57,9 @@ def _stale(names: list[str]) -> bool:
 
 
 def _drop_cached_execution(app: Sphinx, source: Path) -> None:
-    cache_path = getattr(app.config, "nb_execution_cache_path", "")
+    # myst-nb resolves the cache folder (default: next to the HTML output) into env.mystnb_config.
+    nb_config = getattr(app.env, "mystnb_config", None)
+    cache_path = getattr(nb_config, "execution_cache_path", "") or app.config.nb_execution_cache_path
     if not cache_path or not Path(cache_path).exists():
         return
     from jupyter_cache import get_cache

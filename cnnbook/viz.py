@@ -32,8 +32,7 @@ def show_matrices(matrices: Mapping[str, np.ndarray], cmap: str = "coolwarm", wi
     fig, axes = plt.subplots(1, len(matrices), figsize=(width * len(matrices), width * 0.6), squeeze=False)
     for ax, (title, matrix) in zip(axes[0], matrices.items()):
         shown = np.ma.masked_equal(np.asarray(matrix, dtype=float), 0.0)
-        palette = plt.get_cmap(cmap).copy()
-        palette.set_bad("white")
+        palette = plt.get_cmap(cmap).with_extremes(bad="white")
         ax.imshow(shown, cmap=palette, vmin=-limit, vmax=limit, interpolation="nearest")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("input pixel")

@@ -1,0 +1,61 @@
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnbook import models
+from cnnbook.__main__ import main
+
+
+def test_download_weights_reports_no_network_clearly(torch_home, monkeypatch, capsys):
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    assert main(["download-weights", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    for name in models.BOOK_MODELS:
+        assert f"{name}: FAILED to download {models.default_weights(name).url}" in err
+    assert "Is this machine online?" in err
+    assert not list(torch_home.rglob("*.pth"))  # nothing half-written left behind
+
+
+def test_download_weights_fetches_every_book_model_into_the_cache(torch_home, monkeypatch, capsys):
+    fetched = []
+
+    def fake_download(url, dst, hash_prefix=None, progress=True):
+        fetched.append(url)
+        Path(dst).write_bytes(b"checkpoint")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
+    assert main(["download-weights", "--quiet"]) == 0
+    assert fetched == [models.default_weights(n).url for n in models.BOOK_MODELS]
+    for name in models.BOOK_MODELS:
+        assert models.weights_available(name)
+    # a second run downloads nothing
+    assert main(["download-weights", "--quiet"]) == 0
+    assert len(fetched) == len(models.BOOK_MODELS)
+    assert "already cached" in capsys.readouterr().out
+
+
+def test_download_weights_for_one_named_model(torch_home, monkeypatch):
+    fetched = []
+    monkeypatch.setattr(torch.hub, "download_url_to_file",
+                        lambda url, dst, **kw: fetched.append(url) or Path(dst).write_bytes(b"x"))
+    assert main(["download-weights", "resnet18", "--quiet"]) == 0
+    assert fetched == [models.default_weights("resnet18").url]
+
+
+def test_unknown_model_is_a_usage_error(torch_home, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["download-weights", "notanet"])
+    assert exit_info.value.code == 2
+    assert "unknown model 'notanet'" in capsys.readouterr().err
+
+
+def test_module_runs_as_a_command():
+    result = subprocess.run([sys.executable, "-m", "cnnbook", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "download-weights" in result.stdout

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from cnnbook import viz
+from cnnbook.datasets import shapes_scene
+
+
+def test_show_images_titles_each_panel():
+    fig = viz.show_images({"a": np.zeros((4, 4)), "b": np.ones((4, 4, 3))})
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+
+
+def test_show_matrices_blanks_zeros_on_a_shared_scale():
+    fig = viz.show_matrices({"x": np.array([[0.0, 2.0]]), "y": np.array([[-1.0, 0.0]])})
+    images = [ax.get_images()[0] for ax in fig.axes]
+    assert all(im.get_clim() == (-2.0, 2.0) for im in images)
+    assert images[0].get_array().mask.tolist() == [[True, False]]
+
+
+def test_task_map_draws_the_ground_truth():
+    single, several = shapes_scene(n_objects=1, seed=0), shapes_scene(n_objects=3, seed=1)
+    fig = viz.task_map_figure(single, several)
+    classification, localization, detection, semantic, instance = fig.axes
+    assert len(localization.patches) == 1 and len(detection.patches) == 3
+    assert classification.texts[0].get_text() == f'"{single.labels[0]}"'
+    semantic_colours = {tuple(c) for c in semantic.get_images()[0].get_array().reshape(-1, 3)}
+    instance_colours = {tuple(c) for c in instance.get_images()[0].get_array().reshape(-1, 3)}
+    assert len(semantic_colours) == len(set(several.labels)) + 1  # classes + background
+    assert len(instance_colours) == len(several.labels) + 1  # objects + background
+
+
+def test_task_map_needs_a_single_object_scene():
+    with pytest.raises(ValueError, match="has 3 objects, expected 1"):
+        viz.task_map_figure(shapes_scene(n_objects=3), shapes_scene(n_objects=3))
