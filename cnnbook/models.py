@@ -153,24 +153,14 @@ def describe(name: str) -> dict[str, object]:
     }
 
 
-def download_all(names: tuple[str, ...] = BOOK_MODELS, progress: bool = True) -> list[Path]:
-    """Fetch every checkpoint in ``names`` into the cache (already cached ones are kept)."""
-    paths = []
-    for name in names:
-        weights = default_weights(name)
-        path = checkpoint_path(weights)
-        paths.append(path if path.is_file() else download(weights, progress=progress))
-    return paths
-
-
 __all__ = [
     "BOOK_MODELS",
     "UntrainedNetworkWarning",
     "WeightsUnavailableError",
     "checkpoint_path",
     "default_weights",
+    "describe",
     "download",
-    "download_all",
     "load",
     "require_weights",
     "weights_available",
