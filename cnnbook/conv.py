@@ -1,10 +1,13 @@
-"""Convolution, seen from several sides."""
+"""Convolution and pooling from scratch, the output-size formula, and shapes through a network."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def conv_as_matrix(kernel: np.ndarray, height: int, width: int, stride: int = 1) -> np.ndarray:
@@ -26,3 +29,238 @@ def conv_as_matrix(kernel: np.ndarray, height: int, width: int, stride: int = 1)
     weight = torch.from_numpy(kernel)[None, None]
     responses = F.conv2d(impulses, weight, stride=stride)  # (pixels, 1, H_out, W_out)
     return responses.reshape(height * width, -1).T.numpy()
+
+
+# --- checking arguments ------------------------------------------------------------------------
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    """``value`` as an int, or a ValueError that names the argument and says what is expected."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _pair(name: str, value: object, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints (height, width), checked."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an integer or a pair (height, width), got {value!r}")
+        return _check_int(f"{name}[0]", value[0], minimum), _check_int(f"{name}[1]", value[1], minimum)
+    number = _check_int(name, value, minimum)
+    return number, number
+
+
+# --- the output-size formula -------------------------------------------------------------------
+
+
+def output_size_unrounded(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> float:
+    """``(size + 2*padding - dilation*(kernel - 1) - 1) / stride + 1`` before rounding.
+
+    With ``dilation=1`` this is the lecture's ``(H + 2p - k) / s + 1``: for AlexNet's first layer
+    ``(224 + 2*2 - 11) / 4 + 1 = 55.25``.
+    """
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1
+
+
+def output_size(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1, ceil_mode: bool = False
+) -> int:
+    """How many positions a window of ``kernel`` takes along an input of ``size``, as PyTorch counts.
+
+    ``floor((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``, the formula behind
+    ``nn.Conv2d`` and ``nn.MaxPool2d``/``nn.AvgPool2d``. With ``ceil_mode=True`` (pooling only) the
+    division rounds up, but a last window that would start in the right-hand padding is dropped.
+    """
+    size = _check_int("size", size, 1)
+    kernel = _check_int("kernel", kernel, 1)
+    stride = _check_int("stride", stride, 1)
+    padding = _check_int("padding", padding, 0)
+    dilation = _check_int("dilation", dilation, 1)
+    span = dilation * (kernel - 1) + 1  # how far one window reaches
+    padded = size + 2 * padding
+    if span > padded:
+        detail = f"kernel {kernel}" + (f" with dilation {dilation} spans {span} pixels" if dilation > 1 else "")
+        raise ValueError(
+            f"the window does not fit: {detail} but the input is only {size}"
+            + (f" + 2*{padding} padding = {padded}" if padding else "")
+            + " pixels; use a smaller kernel or more padding"
+        )
+    steps = padded - span
+    if not ceil_mode:
+        return steps // stride + 1
+    out = -(-steps // stride) + 1  # ceil division
+    if (out - 1) * stride >= size + padding:  # the last window would start in the padding
+        out -= 1
+    return out
+
+
+# --- convolution and pooling from scratch ------------------------------------------------------
+
+
+def _as_channels(name: str, array: object) -> np.ndarray:
+    """A 2-D ``(H, W)`` or 3-D ``(C, H, W)`` array as float ``(C, H, W)``."""
+    array = np.asarray(array, dtype=np.float64)
+    if array.ndim == 2:
+        return array[None]
+    if array.ndim == 3:
+        return array
+    raise ValueError(f"{name} must be 2-D (H, W) or 3-D (C, H, W), got shape {array.shape}")
+
+
+def conv2d(x: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """Slide ``kernel`` over ``x`` and take the weighted sum at each stop (cross-correlation).
+
+    ``x`` is an image ``(H, W)`` with a kernel ``(k, k)``, or a stack of channels ``(C, H, W)``
+    with a kernel of the same depth ``(C, k, k)``: one filter, whose products are summed over all
+    channels. Returns the feature map ``(H_out, W_out)``. No flipping of the kernel, as in
+    ``torch.nn.functional.conv2d`` and in every deep-learning library.
+    """
+    image = _as_channels("x", x)
+    weights = _as_channels("kernel", kernel)
+    if np.ndim(x) != np.ndim(kernel):
+        raise ValueError(
+            f"x has shape {np.shape(x)} but kernel has shape {np.shape(kernel)}; use a (k, k) kernel "
+            "for an (H, W) image and a (C, k, k) kernel for a (C, H, W) image"
+        )
+    if image.shape[0] != weights.shape[0]:
+        raise ValueError(f"kernel has {weights.shape[0]} channels but x has {image.shape[0]}; they must match")
+    stride_h, stride_w = _pair("stride", stride, 1)
+    pad_h, pad_w = _pair("padding", padding, 0)
+    kernel_h, kernel_w = weights.shape[1:]
+    for axis, (size, k, pad) in enumerate([(image.shape[1], kernel_h, pad_h), (image.shape[2], kernel_w, pad_w)]):
+        if k > size + 2 * pad:
+            raise ValueError(
+                f"kernel is {k} pixels along axis {axis} but x, padded, is only {size + 2 * pad}; "
+                "use a smaller kernel or more padding"
+            )
+    image = np.pad(image, ((0, 0), (pad_h, pad_h), (pad_w, pad_w)))
+    out_h = (image.shape[1] - kernel_h) // stride_h + 1
+    out_w = (image.shape[2] - kernel_w) // stride_w + 1
+    out = np.zeros((out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            top, left = i * stride_h, j * stride_w
+            window = image[:, top : top + kernel_h, left : left + kernel_w]
+            out[i, j] = np.sum(window * weights)
+    return out
+
+
+def _pool(x: np.ndarray, kernel: int, stride: int | None, reduce, name: str) -> np.ndarray:
+    channels = _as_channels("x", x)
+    kernel_h, kernel_w = _pair("kernel", kernel, 1)
+    stride_h, stride_w = _pair("stride", kernel if stride is None else stride, 1)
+    height, width = channels.shape[1:]
+    if kernel_h > height or kernel_w > width:
+        raise ValueError(f"{name}: kernel ({kernel_h}, {kernel_w}) is larger than x ({height}, {width})")
+    out_h = (height - kernel_h) // stride_h + 1
+    out_w = (width - kernel_w) // stride_w + 1
+    out = np.zeros((channels.shape[0], out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            top, left = i * stride_h, j * stride_w
+            window = channels[:, top : top + kernel_h, left : left + kernel_w]
+            out[:, i, j] = reduce(window, axis=(1, 2))
+    return out[0] if np.ndim(x) == 2 else out
+
+
+def max_pool2d(x: np.ndarray, kernel: int, stride: int | None = None) -> np.ndarray:
+    """The largest value in each ``kernel x kernel`` window; ``stride`` defaults to ``kernel``.
+
+    Works on ``(H, W)`` or, channel by channel, on ``(C, H, W)``; the shape stays 2-D or 3-D.
+    """
+    return _pool(x, kernel, stride, np.max, "max_pool2d")
+
+
+def avg_pool2d(x: np.ndarray, kernel: int, stride: int | None = None) -> np.ndarray:
+    """The mean of each ``kernel x kernel`` window; ``stride`` defaults to ``kernel``."""
+    return _pool(x, kernel, stride, np.mean, "avg_pool2d")
+
+
+# --- shapes through a whole network ------------------------------------------------------------
+
+
+@dataclass
+class LayerShape:
+    """One row of :func:`trace_shapes`: a layer, its output shape and, where the formula applies,
+    the formula's prediction (per spatial axis, unrounded and rounded)."""
+
+    name: str
+    layer: str
+    output_shape: tuple[int, ...]
+    formula: str = ""
+    predicted: tuple[int, ...] | None = None
+
+    @property
+    def matches(self) -> bool | None:
+        return None if self.predicted is None else self.predicted == self.output_shape
+
+
+def _predict(module: nn.Module, in_shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]] | None:
+    """The formula, written out for the height, and the predicted output shape of a conv or pool."""
+    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+        pairs = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
+        kernel, stride, padding = pairs(module.kernel_size), pairs(module.stride), pairs(module.padding)
+        dilation = pairs(getattr(module, "dilation", 1))
+        ceil_mode = bool(getattr(module, "ceil_mode", False))
+        height, width = in_shape[-2:]
+        sizes = [
+            output_size(size, kernel[a], stride[a], padding[a], dilation[a], ceil_mode)
+            for a, size in enumerate((height, width))
+        ]
+        exact = output_size_unrounded(height, kernel[0], stride[0], padding[0], dilation[0])
+        span = f"{kernel[0]}" if dilation[0] == 1 else f"{dilation[0]}*({kernel[0]}-1)+1"
+        rounding = "ceil" if ceil_mode else "floor"
+        formula = f"({height} + 2*{padding[0]} - {span})/{stride[0]} + 1 = {exact:g}"
+        if exact != sizes[0]:
+            formula += f" -> {rounding} {sizes[0]}"
+        channels = module.out_channels if isinstance(module, nn.Conv2d) else in_shape[-3]
+        return formula, (*in_shape[:-3], channels, *sizes)
+    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        target = module.output_size if isinstance(module.output_size, tuple) else (module.output_size,) * 2
+        target = tuple(in_shape[-2 + i] if t is None else t for i, t in enumerate(target))
+        return f"adaptive: always {target[0]}x{target[1]}", (*in_shape[:-2], *target)
+    if isinstance(module, nn.Flatten):
+        start = module.start_dim % len(in_shape)
+        end = module.end_dim % len(in_shape)
+        flat = int(np.prod(in_shape[start : end + 1]))
+        dims = " x ".join(str(d) for d in in_shape[start : end + 1])
+        return f"{dims} = {flat}", (*in_shape[:start], flat, *in_shape[end + 1 :])
+    return None
+
+
+def trace_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerShape]:
+    """Run a zero input of ``input_shape`` through ``model`` and record every layer's output shape.
+
+    For convolutions, pooling layers and flatten, the output-size formula's prediction (and the
+    formula, written out for the height) stands beside the measured shape. Only leaf modules are
+    listed, in the order they ran. The model's training flags are restored and no hook is left
+    behind, also when the forward pass fails.
+    """
+    input_shape = tuple(_check_int(f"input_shape[{i}]", d, 1) for i, d in enumerate(input_shape))
+    rows: list[LayerShape] = []
+    names = {module: name for name, module in model.named_modules()}
+
+    def record(module: nn.Module, inputs: tuple, output: object) -> None:
+        if not isinstance(output, torch.Tensor) or not inputs or not isinstance(inputs[0], torch.Tensor):
+            return
+        in_shape = tuple(inputs[0].shape)
+        predicted = _predict(module, in_shape)
+        formula, shape = predicted if predicted else ("", None)
+        rows.append(LayerShape(names[module], type(module).__name__, tuple(output.shape), formula, shape))
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    flags = {m: m.training for m in model.modules()}
+    handles = [leaf.register_forward_hook(record) for leaf in leaves]
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(input_shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, training in flags.items():
+            module.training = training
+    return rows
