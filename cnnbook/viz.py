@@ -98,3 +98,97 @@ def task_map_figure(single: Scene, several: Scene) -> Figure:
     caption(axes[4], f"{len(several.masks)} separate objects")
     fig.tight_layout()
     return fig
+
+
+def _draw_grid(ax: plt.Axes, values: np.ndarray, title: str, cmap: str = "RdBu_r", limit: float | None = None,
+               shade: np.ndarray | None = None) -> None:
+    """A grid of numbers as coloured cells with the number written in each."""
+    values = np.asarray(values, dtype=float)
+    if cmap == "Greys":  # an image: 0 is white paper, the largest value is black ink
+        low, high = min(0.0, float(values.min())), max(1.0, float(values.max()))
+        dark = lambda v: v > low + 0.6 * (high - low)  # noqa: E731
+    else:  # signed values: a diverging map centred on 0
+        high = limit or float(np.abs(values).max()) or 1.0
+        low = -high
+        dark = lambda v: abs(v) > 0.6 * high  # noqa: E731
+    ax.imshow(values, cmap=cmap, vmin=low, vmax=high)
+    if shade is not None:  # tint the padding cells
+        ax.imshow(np.ma.masked_where(~shade, np.ones_like(values)), cmap="Oranges", vmin=0, vmax=4, alpha=0.5)
+    for (i, j), value in np.ndenumerate(values):
+        ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=9, color="white" if dark(value) else "black")
+    ax.set_xticks(np.arange(-0.5, values.shape[1]), minor=True)
+    ax.set_yticks(np.arange(-0.5, values.shape[0]), minor=True)
+    ax.grid(which="minor", color="white", linewidth=1)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    ax.set_title(title, fontsize=10)
+
+
+def show_grids(grids: Mapping[str, np.ndarray], size: float = 2.6) -> Figure:
+    """Small grids of numbers side by side, each cell labelled with its value."""
+    fig, axes = plt.subplots(1, len(grids), figsize=(size * len(grids), size), squeeze=False)
+    for ax, (title, values) in zip(axes[0], grids.items()):
+        _draw_grid(ax, values, title)
+    fig.tight_layout()
+    return fig
+
+
+def conv_animation(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0, interval: int = 700):
+    """A matplotlib animation of the kernel sliding over the image and filling in the feature map.
+
+    Returns a ``FuncAnimation``; ``animation_html`` turns it into HTML that plays without a kernel.
+    """
+    from matplotlib.animation import FuncAnimation
+
+    from .conv import conv2d
+
+    image, kernel = np.asarray(image, dtype=float), np.asarray(kernel, dtype=float)
+    result = conv2d(image, kernel, stride, padding)
+    padded = np.pad(image, padding)
+    shade = np.pad(np.zeros(image.shape, dtype=bool), padding, constant_values=True)
+    k_h, k_w = kernel.shape
+    positions = [(i, j) for i in range(result.shape[0]) for j in range(result.shape[1])]
+    limit = float(np.abs(result).max()) or 1.0
+
+    fig, (ax_in, ax_k, ax_out) = plt.subplots(
+        1, 3, figsize=(8, 3), dpi=60,
+        gridspec_kw={"width_ratios": [padded.shape[1], k_w + 1, result.shape[1] + 1]},
+    )
+    _draw_grid(ax_in, padded, "input" + (f" (padding {padding})" if padding else ""), cmap="Greys",
+               shade=shade if padding else None)
+    _draw_grid(ax_k, kernel, "kernel")
+    window = Rectangle((-0.5, -0.5), k_w, k_h, fill=False, ec="#d62728", lw=3)
+    ax_in.add_patch(window)
+    filled = np.full(result.shape, np.nan)
+    out_image = ax_out.imshow(filled, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    texts = [[ax_out.text(j, i, "", ha="center", va="center", fontsize=9) for j in range(result.shape[1])]
+             for i in range(result.shape[0])]
+    ax_out.set_xticks(np.arange(-0.5, result.shape[1]), minor=True)
+    ax_out.set_yticks(np.arange(-0.5, result.shape[0]), minor=True)
+    ax_out.grid(which="minor", color="grey", linewidth=0.5)
+    ax_out.set_xlim(-0.5, result.shape[1] - 0.5)
+    ax_out.set_ylim(result.shape[0] - 0.5, -0.5)
+    ax_out.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    ax_out.set_title(f"feature map, stride {stride}", fontsize=10)
+    caption = fig.text(0.5, 0.02, "", ha="center", fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+
+    def draw(frame: int):
+        i, j = positions[frame]
+        window.set_xy((j * stride - 0.5, i * stride - 0.5))
+        filled[:] = np.nan
+        for n, (a, b) in enumerate(positions):
+            done = n <= frame
+            filled[a, b] = result[a, b] if done else np.nan
+            texts[a][b].set_text(f"{result[a, b]:g}" if done else "")
+        out_image.set_data(filled)
+        caption.set_text(f"output ({i}, {j}) = sum of window x kernel = {result[i, j]:g}")
+        return [window, out_image, caption]
+
+    return FuncAnimation(fig, draw, frames=len(positions), interval=interval, blit=False)
+
+
+def animation_html(animation, default_mode: str = "once") -> str:
+    """The animation as self-contained HTML/JavaScript (frames embedded), and its figure closed."""
+    html = animation.to_jshtml(default_mode=default_mode)
+    plt.close(animation._fig)
+    return html

@@ -32,3 +32,36 @@ def test_task_map_draws_the_ground_truth():
 def test_task_map_needs_a_single_object_scene():
     with pytest.raises(ValueError, match="has 3 objects, expected 1"):
         viz.task_map_figure(shapes_scene(n_objects=3), shapes_scene(n_objects=3))
+
+
+LECTURE_IMAGE = np.array([[int(c) for c in r] for r in "100001 010010 001100 100010 010010 001010".split()])
+FILTER1 = np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]])
+
+
+def test_show_grids_writes_every_value():
+    fig = viz.show_grids({"a": np.array([[1, -2], [3, 4]])})
+    assert [t.get_text() for t in fig.axes[0].texts] == ["1", "-2", "3", "4"]
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1)])
+def test_conv_animation_moves_the_window_and_fills_the_map(stride, padding):
+    from cnnbook.conv import conv2d
+
+    animation = viz.conv_animation(LECTURE_IMAGE, FILTER1, stride=stride, padding=padding)
+    expected = conv2d(LECTURE_IMAGE, FILTER1, stride, padding)
+    frames = expected.size
+    window = next(p for p in animation._fig.axes[0].patches)
+    animation._draw_frame(frames - 1)
+    last_row, last_col = expected.shape[0] - 1, expected.shape[1] - 1
+    assert window.get_xy() == (last_col * stride - 0.5, last_row * stride - 0.5)
+    out_texts = [t.get_text() for t in animation._fig.axes[2].texts]
+    assert out_texts == [f"{v:g}" for v in expected.ravel()]
+    animation._draw_frame(0)
+    assert [t.get_text() for t in animation._fig.axes[2].texts][1] == ""  # later cells not yet filled
+    html = viz.animation_html(animation)
+    assert html.count("data:image/png;base64") == frames
+
+
+def test_animation_rejects_what_conv2d_rejects():
+    with pytest.raises(ValueError, match="kernel is 7 pixels"):
+        viz.conv_animation(LECTURE_IMAGE, np.ones((7, 7)))

@@ -1,0 +1,129 @@
+"""Interactive explorers: ipywidgets for a live kernel, plain HTML/JavaScript for the website."""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+from typing import Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .conv import conv2d
+from .viz import _draw_grid
+
+
+def explorer_figure(image: np.ndarray, kernel: np.ndarray, stride: int, padding: int) -> Figure:
+    """Input (with its padding shaded), kernel and feature map, with the output shape in the title."""
+    import matplotlib.pyplot as plt
+
+    image, kernel = np.asarray(image, dtype=float), np.asarray(kernel, dtype=float)
+    result = conv2d(image, kernel, stride, padding)
+    padded = np.pad(image, padding)
+    shade = np.pad(np.zeros(image.shape, dtype=bool), padding, constant_values=True)
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2),
+                             gridspec_kw={"width_ratios": [padded.shape[1], kernel.shape[1] + 1, result.shape[1] + 1]})
+    _draw_grid(axes[0], padded, f"input {image.shape[0]}x{image.shape[1]}, padding {padding}", cmap="Greys",
+               shade=shade if padding else None)
+    _draw_grid(axes[1], kernel, "kernel")
+    _draw_grid(axes[2], result, f"output {result.shape[0]}x{result.shape[1]}, stride {stride}")
+    fig.tight_layout()
+    return fig
+
+
+def conv_explorer(image: np.ndarray, kernels: Mapping[str, np.ndarray], max_stride: int = 3, max_padding: int = 2):
+    """An ipywidgets explorer: pick a kernel, a stride and a padding, and see the feature map.
+
+    Needs a live Jupyter kernel; on a static page its controls would do nothing, so chapters hide
+    its output there and show a pre-computed fallback instead.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    kernel = widgets.Dropdown(options=list(kernels), description="kernel")
+    stride = widgets.IntSlider(value=1, min=1, max=max_stride, description="stride")
+    padding = widgets.IntSlider(value=0, min=0, max=max_padding, description="padding")
+    out = widgets.Output()
+
+    def update(change=None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            try:
+                fig = explorer_figure(image, kernels[kernel.value], stride.value, padding.value)
+                display(fig)
+                plt.close(fig)
+            except ValueError as err:  # for example a kernel larger than the padded image
+                print(f"Not possible: {err}")
+
+    for control in (kernel, stride, padding):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([kernel, stride, padding]), out])
+
+
+#: The output-size formula in JavaScript, for the website's calculator (tested against Python).
+OUTPUT_SIZE_JS = """
+function cnnbookOutputSize(size, kernel, stride, padding, dilation, ceilMode) {
+  const names = {size: [size, 1], kernel: [kernel, 1], stride: [stride, 1],
+                 padding: [padding, 0], dilation: [dilation, 1]};
+  for (const [name, [value, minimum]] of Object.entries(names)) {
+    if (!Number.isInteger(value)) return {error: name + " must be an integer, got " + value};
+    if (value < minimum) return {error: name + " must be at least " + minimum + ", got " + value};
+  }
+  const span = dilation * (kernel - 1) + 1;
+  const padded = size + 2 * padding;
+  if (span > padded) {
+    return {error: "the window does not fit: it spans " + span + " pixels but the padded input has " +
+                   padded};
+  }
+  const exact = (padded - span) / stride + 1;
+  let value = ceilMode ? Math.ceil((padded - span) / stride) + 1 : Math.floor((padded - span) / stride) + 1;
+  if (ceilMode && (value - 1) * stride >= size + padding) value -= 1;
+  return {value: value, exact: exact};
+}
+"""
+
+
+def calculator_html(size: int = 224, kernel: int = 11, stride: int = 4, padding: int = 2) -> str:
+    """A self-contained HTML form that applies the output-size formula as the reader types."""
+    uid = "cnnbook-calc-" + uuid.uuid4().hex[:8]
+    fields = [("size", "input size H", size, 1), ("kernel", "kernel size k", kernel, 1),
+              ("stride", "stride s", stride, 1), ("padding", "padding p", padding, 0),
+              ("dilation", "dilation d", 1, 1)]
+    inputs = "\n".join(
+        f'<label style="margin-right:1em">{html.escape(label)} '
+        f'<input type="number" name="{name}" value="{value}" min="{minimum}" step="1" style="width:5em"></label>'
+        for name, label, value, minimum in fields
+    )
+    return f"""
+<div id="{uid}" class="cnnbook-calculator" style="border:1px solid #ccc; border-radius:6px; padding:0.8em 1em;">
+<form onsubmit="return false;">
+{inputs}
+<label><input type="checkbox" name="ceil"> ceil_mode (pooling)</label>
+</form>
+<p class="cnnbook-calc-result" style="font-family:monospace; font-size:1.05em; margin:0.6em 0 0 0;"></p>
+</div>
+<script>
+(function() {{
+{OUTPUT_SIZE_JS}
+  const root = document.getElementById({json.dumps(uid)});
+  const form = root.querySelector("form");
+  const result = root.querySelector(".cnnbook-calc-result");
+  function update() {{
+    const get = (name) => Number(form.elements[name].value);
+    const v = {{size: get("size"), kernel: get("kernel"), stride: get("stride"), padding: get("padding"),
+               dilation: get("dilation")}};
+    const out = cnnbookOutputSize(v.size, v.kernel, v.stride, v.padding, v.dilation, form.elements["ceil"].checked);
+    if (out.error) {{ result.textContent = "Not possible: " + out.error; return; }}
+    const span = v.dilation === 1 ? String(v.kernel) : v.dilation + "*(" + v.kernel + "-1)+1";
+    const rounded = form.elements["ceil"].checked ? "ceil" : "floor";
+    result.textContent = "(" + v.size + " + 2*" + v.padding + " - " + span + ")/" + v.stride + " + 1 = " +
+      (+out.exact.toFixed(4)) + "  ->  " + rounded + ": output size " + out.value;
+  }}
+  form.addEventListener("input", update);
+  update();
+}})();
+</script>
+"""

@@ -1,0 +1,64 @@
+import json
+import random
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from cnnbook import widgets
+from cnnbook.conv import output_size
+
+LECTURE_IMAGE = np.array([[int(c) for c in r] for r in "100001 010010 001100 100010 010010 001010".split()])
+KERNELS = {"diagonal": np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]]), "vertical": np.array([[-1, 1, -1]] * 3)}
+
+
+def test_explorer_figure_titles_show_the_shapes():
+    fig = widgets.explorer_figure(LECTURE_IMAGE, KERNELS["diagonal"], stride=2, padding=1)
+    assert [ax.get_title() for ax in fig.axes] == ["input 6x6, padding 1", "kernel", "output 3x3, stride 2"]
+
+
+def test_explorer_redraws_when_a_control_changes(monkeypatch):
+    calls = []
+    real = widgets.explorer_figure
+    monkeypatch.setattr(widgets, "explorer_figure", lambda *a: calls.append(a[2:]) or real(*a))
+    box = widgets.conv_explorer(LECTURE_IMAGE, KERNELS)
+    kernel, stride, padding = box.children[0].children
+    stride.value = 2
+    padding.value = 1
+    kernel.value = "vertical"
+    assert calls == [(1, 0), (2, 0), (2, 1), (2, 1)]
+
+
+def test_explorer_explains_an_impossible_setting(capsys):
+    # Outside a kernel the Output widget does not capture, so the message reaches stdout.
+    widgets.conv_explorer(np.ones((2, 2)), {"big": np.ones((3, 3))})
+    assert "Not possible: kernel is 3 pixels" in capsys.readouterr().out
+
+
+def test_calculator_embeds_the_formula_and_defaults():
+    page = widgets.calculator_html(size=224, kernel=11, stride=4, padding=2)
+    assert "function cnnbookOutputSize" in page
+    assert 'name="size" value="224"' in page and 'name="padding" value="2"' in page
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is needed to run the calculator's JavaScript")
+def test_calculator_javascript_agrees_with_output_size(tmp_path):
+    rng = random.Random(0)
+    cases = [(224, 11, 4, 2, 1, False), (55, 3, 2, 0, 1, False), (4, 7, 1, 0, 1, False), (5, 3, 2, 0, 1, True)]
+    cases += [(rng.randint(1, 60), rng.randint(1, 9), rng.randint(1, 5), rng.randint(0, 4), rng.randint(1, 3),
+               rng.random() < 0.5) for _ in range(500)]
+    cases += [(10.5, 3, 1, 0, 1, False), (10, 3, 0, 0, 1, False), (10, 3, 1, -1, 1, False)]
+    script = tmp_path / "check.js"
+    script.write_text(widgets.OUTPUT_SIZE_JS + f"""
+const cases = {json.dumps(cases)};
+console.log(JSON.stringify(cases.map(c => cnnbookOutputSize(...c))));
+""")
+    results = json.loads(subprocess.run(["node", str(script)], capture_output=True, text=True, check=True).stdout)
+    for case, result in zip(cases, results):
+        try:
+            expected = output_size(*case[:5], ceil_mode=case[5])
+        except ValueError:
+            assert "error" in result, case
+            continue
+        assert result == {"value": expected, "exact": pytest.approx((case[0] + 2 * case[3] - case[4] * (case[1] - 1) - 1) / case[2] + 1)}, case
