@@ -17,7 +17,13 @@ from cnnbook import models
 
 REPO = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
-PAGES = {"book/preface": "Preface", "book/01-why-not-mlp": "1. Why not an MLP for images?"}
+PAGES = {
+    "book/preface": "Preface",
+    "book/01-why-not-mlp": "1. Why not an MLP for images?",
+    "book/02-filters-and-stride": "2. Filters and stride",
+    "book/03-output-size": "3. The output-size formula",
+    "book/04-pooling": "4. Pooling",
+}
 
 pytestmark = pytest.mark.build
 
@@ -63,11 +69,14 @@ def test_every_chapter_is_built_with_its_title(book, page):
     assert PAGES[page] in text
 
 
+ERROR_MARKERS = ("Traceback (most recent call last)", "output traceback", "output stderr", "highlight-ipythontb")
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_no_page_shows_a_traceback_or_error_output(book, page):
     _, html = book
     text = (html / f"{page}.html").read_text()
-    for bad in ("Traceback (most recent call last)", "output traceback", "output stderr", "Error</span>"):
+    for bad in ERROR_MARKERS:
         assert bad not in text, f"{page} shows {bad!r}"
 
 
@@ -102,6 +111,44 @@ def test_preface_has_the_task_map_and_the_torchvision_table(book):
     assert f"torchvision {torchvision.__version__}" in text
 
 
+def test_chapter_2_shows_every_worked_example_with_downloads_and_animation(book):
+    _, html = book
+    text = (html / "book/02-filters-and-stride.html").read_text()
+    for printed in ("[[ 3 -1 -3 -1]", "[[ 3 -3]", "(64, 3, 11, 11)", "stacked feature maps: (2, 4, 4)"):
+        assert printed in text, printed
+    links = re.findall(r'download="([\w-]+\.xlsx)" href="data:[^;]+;base64,([^"]+)"', text)
+    assert [name for name, _ in links] == [
+        "filter1-stride1.xlsx", "filter1-stride2.xlsx", "filter2-stride1.xlsx", "five-by-five.xlsx",
+        "seven-by-seven.xlsx"]
+    from openpyxl import load_workbook
+    import base64
+    import io
+
+    for _, data in links:  # each one is a real workbook with live formulas
+        sheet = load_workbook(io.BytesIO(base64.b64decode(data))).active
+        assert any(str(c.value).startswith("=SUMPRODUCT(") for row in sheet.iter_rows() for c in row)
+    assert text.count("animation.js") + text.count("Animation(") >= 2  # two jshtml animations
+    assert "largest difference from PyTorch: 0.0" in text
+    # the live widget's output is removed from the static page: no dead controls
+    assert "application/vnd.jupyter.widget-view+json" not in text
+
+
+def test_chapter_3_formula_beside_measurement_and_a_working_calculator(book):
+    _, html = book
+    text = (html / "book/03-output-size.html").read_text()
+    assert "(224 + 2*2 - 11)/4 + 1 = 55.25 -&gt; floor 55" in text
+    assert "function cnnbookOutputSize" in text and "cnnbook-calculator" in text
+    assert re.search(r'matches\s+<span class="pasted-text">every one</span>', text)
+
+
+def test_chapter_4_pools_the_lecture_maps(book):
+    _, html = book
+    text = (html / "book/04-pooling.html").read_text()
+    assert text.count('download="filter1-maxpool.xlsx"') == 1
+    assert "input 320x320: features (1, 256, 9, 9) -&gt; avgpool (1, 256, 6, 6)" in text
+    assert "True True" in text  # our pooling agrees with PyTorch's
+
+
 # --- A tiny book, to test what the build does with failing cells and missing weights -----------
 
 
@@ -124,6 +171,17 @@ def test_a_cell_that_raises_fails_the_build(tmp_path, offline_env):
     result = build(source, tmp_path / "out", offline_env)
     assert result.returncode != 0
     assert "this cell is broken" in log(result)
+
+
+def test_the_error_output_check_recognises_a_traceback(tmp_path, offline_env):
+    """The markers above must be what a page with an error output really contains."""
+    code = ":tags: [raises-exception]\n\nraise RuntimeError('shown on purpose')"
+    source = tiny_book(tmp_path / "src", code)
+    result = build(source, tmp_path / "out", offline_env)
+    assert result.returncode == 0, log(result)[-3000:]
+    page = (tmp_path / "out" / "_build" / "html" / "chapter.html").read_text()
+    assert "shown on purpose" in page
+    assert any(marker in page for marker in ERROR_MARKERS)
 
 
 def test_stderr_in_a_cell_fails_the_strict_build(tmp_path, offline_env):
