@@ -1,6 +1,9 @@
 """The spreadsheets' formulas, evaluated here independently of openpyxl's (absent) cached values."""
 
 import base64
+import csv
+import shutil
+import subprocess
 import io
 import re
 
@@ -102,3 +105,22 @@ def test_bad_input_is_explained():
         spreadsheet.pool_workbook(np.ones((4, 4)), 2, mode="min")
     with pytest.raises(ValueError, match="kernel is 5 pixels"):
         spreadsheet.conv_workbook(np.ones((3, 3)), np.ones((5, 5)))
+
+
+@pytest.mark.skipif(not (shutil.which("soffice") or shutil.which("libreoffice")),
+                    reason="LibreOffice is not installed; it recalculates the workbook independently")
+def test_libreoffice_recalculates_the_formulas_to_the_feature_map(tmp_path):
+    """Open the workbook in a real spreadsheet program and read back what it computed."""
+    path = tmp_path / "example.xlsx"
+    path.write_bytes(spreadsheet.xlsx_bytes(spreadsheet.conv_workbook(LECTURE_IMAGE, FILTER1, padding=1)))
+    office = shutil.which("soffice") or shutil.which("libreoffice")
+    subprocess.run([office, "--headless", f"-env:UserInstallation=file://{tmp_path}/profile",
+                    "--convert-to", "csv", "--outdir", str(tmp_path), str(path)],
+                   check=True, capture_output=True, timeout=180)
+    rows = list(csv.reader((tmp_path / "example.csv").read_text().splitlines()))
+    header = next(i for i, row in enumerate(rows) if "feature map" in row)
+    column = rows[header].index("feature map")
+    expected = conv2d(LECTURE_IMAGE, FILTER1, padding=1)
+    got = [[float(v) for v in row[column:column + expected.shape[1]]]
+           for row in rows[header + 1:header + 1 + expected.shape[0]]]
+    np.testing.assert_array_equal(got, expected)
