@@ -1,10 +1,11 @@
-"""The command line: ``python -m cnnbook download-weights``."""
+"""The command line: ``python -m cnnbook download-weights`` and ``python -m cnnbook predict PHOTO``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import urllib.error
+import warnings
 
 from . import models
 
@@ -38,6 +39,33 @@ def download_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def predict(args: argparse.Namespace) -> int:
+    from .data import ImageLoadError, load_image
+
+    try:
+        image = load_image(args.photo)
+    except ImageLoadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    names = [args.model] if args.model else list(models.BOOK_MODELS)
+    for name in names:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", models.UntrainedNetworkWarning)  # said plainly below
+                model = models.load(name)
+        except models.WeightsUnavailableError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(f"{name}:")
+        if not model.is_pretrained:
+            print("  UNTRAINED: its pretrained weights are not available, so this network has random "
+                  "weights and these predictions mean nothing. Run `python -m cnnbook download-weights`.")
+        (predictions,) = models.top_k(model, models.preprocess(image, model.weights), k=args.top)
+        for p in predictions:
+            print(f"  {p.index:>4}  {p.name:<30} {p.probability:7.2%}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnnbook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("models", nargs="*", help="models to fetch (default: all the book uses)")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(run=download_weights)
+
+    guess = commands.add_parser(
+        "predict",
+        help="the top ImageNet classes of AlexNet, VGG16 and ResNet18 for a photo",
+        description="Print the most probable ImageNet classes for PHOTO, as each network sees it.",
+    )
+    guess.add_argument("photo", help="an image file (JPEG, PNG, ...)")
+    guess.add_argument("--model", choices=models.BOOK_MODELS, help="only this network (default: all three)")
+    guess.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
+    guess.set_defaults(run=predict)
     return parser
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import os
 import urllib.error
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlparse
 
 import torch
 import torchvision
+from PIL import Image
 from torch import nn
 from torchvision.models import WeightsEnum
 
@@ -136,6 +138,68 @@ def load(name: str) -> nn.Module:
     return model.eval()
 
 
+def lecture_transform() -> Callable[[Image.Image], torch.Tensor]:
+    """The lecture's preprocessing: resize to 224, centre crop 224, scale to [0, 1], then
+    normalise every channel with mean 0.5 and std 0.5 (so values lie in [-1, 1])."""
+    from torchvision import transforms
+
+    return transforms.Compose([
+        transforms.Resize(224),
+        transforms.CenterCrop(224),
+        transforms.ToTensor(),
+        transforms.Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5]),
+    ])
+
+
+def preprocess(image: Image.Image, weights: WeightsEnum | None = None, lecture: bool = False) -> torch.Tensor:
+    """A PIL image as the ``(1, 3, 224, 224)`` batch a network takes.
+
+    By default with the preprocessing the weights were trained with (``weights.transforms()``:
+    resize, centre crop, ImageNet mean and std); with ``lecture=True``, the lecture's mean = std =
+    0.5 normalisation instead.
+    """
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"expected a PIL image (see cnnbook.data.load_image), got {type(image).__name__}")
+    if lecture:
+        transform = lecture_transform()
+    elif weights is not None:
+        transform = weights.transforms()
+    else:
+        raise ValueError("pass the model's weights (model.weights) or lecture=True")
+    return transform(image.convert("RGB")).unsqueeze(0)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int
+    name: str
+    probability: float
+
+
+def top_k(model: nn.Module, x: torch.Tensor, k: int = 5, categories: list[str] | None = None) -> list[list[Prediction]]:
+    """The ``k`` most probable classes for each image of the batch ``x``, best first.
+
+    Class names come from ``categories`` or, by default, the model's weights metadata
+    (``model.weights.meta["categories"]``, set by :func:`load`).
+    """
+    if categories is None:
+        weights = getattr(model, "weights", None)
+        if weights is None:
+            raise ValueError("the model has no .weights; load it with cnnbook.models.load or pass categories")
+        categories = weights.meta["categories"]
+    if x.ndim != 4:
+        raise ValueError(f"x must be a batch (B, C, H, W), got shape {tuple(x.shape)}")
+    with torch.no_grad():
+        probabilities = model(x).softmax(dim=1)
+    if not 1 <= k <= probabilities.shape[1]:
+        raise ValueError(f"k must be between 1 and {probabilities.shape[1]}, got {k}")
+    values, indices = probabilities.topk(k, dim=1)
+    return [
+        [Prediction(int(i), categories[int(i)], float(v)) for v, i in zip(row_values, row_indices)]
+        for row_values, row_indices in zip(values, indices)
+    ]
+
+
 def describe(name: str) -> dict[str, object]:
     """What torchvision's metadata says about ``name``'s default weights, without loading them.
 
@@ -161,7 +225,10 @@ __all__ = [
     "default_weights",
     "describe",
     "download",
+    "lecture_transform",
     "load",
+    "preprocess",
+    "top_k",
     "require_weights",
     "weights_available",
 ]
