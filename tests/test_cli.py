@@ -59,3 +59,48 @@ def test_unknown_model_is_a_usage_error(torch_home, capsys):
 def test_module_runs_as_a_command():
     result = subprocess.run([sys.executable, "-m", "cnnbook", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "download-weights" in result.stdout
+
+
+def test_predict_says_plainly_when_a_network_is_untrained(torch_home, monkeypatch, capsys, tmp_path):
+    from cnnbook.data import sample_image
+
+    monkeypatch.setenv("CNNBOOK_OFFLINE", "1")
+    photo = tmp_path / "coffee.jpg"
+    sample_image("coffee").save(photo)
+    assert main(["predict", str(photo), "--model", "resnet18", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("resnet18:\n  UNTRAINED")
+    assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 3
+
+
+def test_predict_with_planted_weights_shows_no_warning(torch_home, monkeypatch, capsys, tmp_path):
+    import torchvision
+    from cnnbook.data import sample_image
+
+    monkeypatch.setenv("CNNBOOK_OFFLINE", "1")
+    path = models.checkpoint_path(models.default_weights("resnet18"))
+    path.parent.mkdir(parents=True)
+    torch.save(torchvision.models.resnet18().state_dict(), path)
+    photo = tmp_path / "cat.png"
+    sample_image("cat").save(photo)
+    assert main(["predict", str(photo), "--model", "resnet18"]) == 0
+    assert "UNTRAINED" not in capsys.readouterr().out
+
+
+def test_predict_a_bad_file_exits_with_the_reason(tmp_path, capsys):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    assert main(["predict", str(bad)]) == 2
+    assert "notes.jpg: not an image file" in capsys.readouterr().err
+
+
+def test_predict_in_publishing_mode_without_weights_fails_clearly(torch_home, monkeypatch, capsys, tmp_path):
+    from cnnbook.data import sample_image
+
+    monkeypatch.setenv("CNNBOOK_OFFLINE", "1")
+    monkeypatch.setenv("CNNBOOK_REQUIRE_WEIGHTS", "1")
+    photo = tmp_path / "cat.png"
+    sample_image("cat").save(photo)
+    assert main(["predict", str(photo), "--model", "alexnet"]) == 1
+    err = capsys.readouterr().err
+    assert "'alexnet' are missing" in err and models.default_weights("alexnet").url in err

@@ -2,6 +2,7 @@ import urllib.error
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -151,3 +152,56 @@ def test_describe_reads_torchvision_metadata():
     assert info["parameters"] == sum(p.numel() for p in torchvision.models.resnet18().parameters())
     assert info["dataset"] == "ImageNet-1K"
     assert set(info["metrics"]) >= {"acc@1", "acc@5"}
+
+
+# --- preprocessing and predictions -------------------------------------------------------------
+
+from PIL import Image  # noqa: E402
+
+from cnnbook.data import sample_image  # noqa: E402
+
+
+def test_preprocess_with_the_weights_transforms_gives_one_imagenet_batch():
+    weights = models.default_weights("alexnet")
+    x = models.preprocess(sample_image("cat"), weights)
+    assert x.shape == (1, 3, 224, 224)
+    expected = weights.transforms()(sample_image("cat")).unsqueeze(0)
+    assert torch.equal(x, expected)
+
+
+def test_lecture_normalisation_maps_pixels_to_minus_one_one():
+    white = Image.new("RGB", (300, 260), (255, 255, 255))
+    black = Image.new("RGB", (300, 260), (0, 0, 0))
+    assert torch.all(models.preprocess(white, lecture=True) == 1.0)
+    assert torch.all(models.preprocess(black, lecture=True) == -1.0)
+    imagenet = models.preprocess(white, models.default_weights("alexnet"))
+    assert not torch.allclose(imagenet[0, 0], imagenet[0, 2])  # per-channel ImageNet statistics
+
+
+def test_preprocess_errors():
+    with pytest.raises(TypeError, match="expected a PIL image"):
+        models.preprocess(torch.zeros(3, 4, 4), models.default_weights("alexnet"))
+    with pytest.raises(ValueError, match="model.weights"):
+        models.preprocess(Image.new("RGB", (8, 8)))
+
+
+def test_top_k_names_and_orders_the_classes():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3, bias=False))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[0.0, 0, 0, 0], [1, 0, 0, 0], [2, 0, 0, 0]]))
+    x = torch.tensor([[1.0, 0, 0, 0], [-1.0, 0, 0, 0]]).reshape(2, 1, 2, 2)
+    result = models.top_k(model, x, k=2, categories=["cat", "dog", "fox"])
+    assert [[p.name for p in row] for row in result] == [["fox", "dog"], ["cat", "dog"]]
+    assert result[0][0].index == 2
+    assert result[0][0].probability == pytest.approx(np.exp(2) / (1 + np.exp(1) + np.exp(2)))
+
+
+def test_top_k_uses_the_weights_categories_and_checks_k(torch_home):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3, 1000))
+    model.weights = models.default_weights("resnet18")
+    (row,) = models.top_k(model, torch.zeros(1, 1, 1, 3), k=5)
+    assert all(p.name == model.weights.meta["categories"][p.index] for p in row)
+    with pytest.raises(ValueError, match="k must be between 1 and 1000"):
+        models.top_k(model, torch.zeros(1, 1, 1, 3), k=0)
+    with pytest.raises(ValueError, match="has no .weights"):
+        models.top_k(torch.nn.Identity(), torch.zeros(1, 1, 1, 3))
