@@ -90,3 +90,38 @@ def accuracy_under_shift(model: nn.Module, x: torch.Tensor, y: torch.Tensor, dis
         return accuracy(model, x, y)
     moves = [(distance, 0), (-distance, 0), (0, distance), (0, -distance)]
     return sum(accuracy(model, shift(x, dx, dy), y) for dx, dy in moves) / len(moves)
+
+
+class ConvBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm; with ``residual=True`` the input is added back
+    before the last ReLU, as in ResNet's BasicBlock (shapes never change, so no downsample)."""
+
+    def __init__(self, width: int, residual: bool):
+        super().__init__()
+        self.residual = residual
+        self.conv1 = nn.Conv2d(width, width, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.residual:
+            out = out + x
+        return self.relu(out)
+
+
+def deep_cnn(blocks: int, residual: bool, width: int = 16, in_channels: int = 1, classes: int = 10) -> nn.Sequential:
+    """A stem convolution, ``blocks`` ConvBlocks (2 conv layers each), global average pooling and a
+    linear classifier: ``2 * blocks + 2`` weighted layers, plain or residual."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        *[ConvBlock(width, residual) for _ in range(blocks)],
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(width, classes),
+    )

@@ -192,3 +192,38 @@ def animation_html(animation, default_mode: str = "once") -> str:
     html = animation.to_jshtml(default_mode=default_mode)
     plt.close(animation._fig)
     return html
+
+
+def feature_grid(maps, count: int = 32, columns: int = 8, title: str = "", size: float = 1.1) -> Figure:
+    """The first ``count`` channels of one feature map ``(C, H, W)`` (or ``(1, C, H, W)``), in grey.
+
+    Each channel gets its own contrast, as in the lecture's figures; the title states the shape.
+    """
+    maps = np.asarray(maps.detach().cpu() if hasattr(maps, "detach") else maps)
+    if maps.ndim == 4:
+        if maps.shape[0] != 1:
+            raise ValueError(f"expected one image's maps, got a batch of {maps.shape[0]}")
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"expected feature maps (C, H, W), got shape {maps.shape}")
+    count = min(count, maps.shape[0])
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.4), squeeze=False)
+    for index, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if index < count:
+            ax.imshow(maps[index], cmap="gray")
+    fig.suptitle(title or f"first {count} of {maps.shape[0]} channels, each {maps.shape[1]}x{maps.shape[2]}",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def show_filter_grid(grid: np.ndarray, title: str = "", size: float = 5.0) -> Figure:
+    """An image grid of filters, as made by ``features.first_layer_filters``."""
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+    fig.tight_layout()
+    return fig

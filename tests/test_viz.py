@@ -65,3 +65,14 @@ def test_conv_animation_moves_the_window_and_fills_the_map(stride, padding):
 def test_animation_rejects_what_conv2d_rejects():
     with pytest.raises(ValueError, match="kernel is 7 pixels"):
         viz.conv_animation(LECTURE_IMAGE, np.ones((7, 7)))
+
+
+def test_feature_grid_shows_the_first_channels():
+    import torch
+
+    fig = viz.feature_grid(torch.rand(1, 40, 5, 5), count=32, columns=8)
+    shown = [ax for ax in fig.axes if ax.get_images()]
+    assert len(shown) == 32 and len(fig.axes) == 32
+    assert "first 32 of 40 channels, each 5x5" in fig._suptitle.get_text()
+    with pytest.raises(ValueError, match="batch of 2"):
+        viz.feature_grid(torch.rand(2, 4, 5, 5))
