@@ -110,10 +110,13 @@ def load(name: str) -> nn.Module:
     weights = default_weights(name)
     path, why = _fetch(weights)
     if path is not None:
-        model = torchvision.models.get_model(name, weights=None)
+        # Build the network on the meta device (no memory, no random init) and let it take over
+        # the checkpoint's tensors, memory-mapped from the file: one copy of the weights, not two.
+        with torch.device("meta"):
+            model = torchvision.models.get_model(name, weights=None)
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            model.load_state_dict(state, assign=True)
         except Exception as err:
             first_line = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
             raise WeightsUnavailableError(

@@ -13,7 +13,7 @@ import torch
 import torchvision
 import yaml
 
-from cnnbook import models
+from cnnbook import models, notice
 
 REPO = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
@@ -23,6 +23,17 @@ PAGES = {
     "book/02-filters-and-stride": "2. Filters and stride",
     "book/03-output-size": "3. The output-size formula",
     "book/04-pooling": "4. Pooling",
+    "book/05-alexnet": "5. AlexNet, layer by layer",
+    "book/06-vgg": "6. VGG16: small filters, many layers",
+    "book/07-resnet": "7. ResNet: going deeper with shortcuts",
+    "book/homework-three-networks": "Homework: AlexNet, VGG16 and ResNet18 side by side",
+}
+#: The pages that load pretrained networks, and which ones.
+USES_WEIGHTS = {
+    "book/05-alexnet": ["alexnet"],
+    "book/06-vgg": ["vgg16"],
+    "book/07-resnet": ["resnet18"],
+    "book/homework-three-networks": ["alexnet", "vgg16", "resnet18"],
 }
 
 pytestmark = pytest.mark.build
@@ -80,11 +91,20 @@ def test_no_page_shows_a_traceback_or_error_output(book, page):
         assert bad not in text, f"{page} shows {bad!r}"
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [p for p in PAGES if p not in USES_WEIGHTS])
 def test_pages_that_need_no_weights_show_no_untrained_notice(book, page):
-    result, html = book
+    _, html = book
     assert "cnnbook-untrained" not in (html / f"{page}.html").read_text()
-    assert "UNTRAINED" not in log(result)
+
+
+@pytest.mark.parametrize("page", USES_WEIGHTS)
+def test_offline_pages_that_use_weights_say_so_on_the_page_and_in_the_log(book, page):
+    result, html = book
+    text = (html / f"{page}.html").read_text()
+    assert notice.models_in(text) == USES_WEIGHTS[page]
+    listing = log(result).split("show results from UNTRAINED networks")[1]
+    assert f"{page}: {', '.join(USES_WEIGHTS[page])}" in listing
+    assert "random" in text  # the glued prose admits it too
 
 
 def test_chapter_1_shows_its_computed_figures_and_numbers(book):
@@ -147,6 +167,25 @@ def test_chapter_4_pools_the_lecture_maps(book):
     assert text.count('download="filter1-maxpool.xlsx"') == 1
     assert "input 320x320: features (1, 256, 9, 9) -&gt; avgpool (1, 256, 6, 6)" in text
     assert "True True" in text  # our pooling agrees with PyTorch's
+
+
+def test_chapter_5_shows_every_stage_of_alexnet(book):
+    _, html = book
+    text = (html / "book/05-alexnet.html").read_text()
+    for shape in ["(1, 64, 55, 55)", "(1, 64, 27, 27)", "(1, 192, 27, 27)", "(1, 192, 13, 13)",
+                  "(1, 384, 13, 13)", "(1, 256, 13, 13)", "(1, 256, 6, 6)", "flattened: (1, 9216)",
+                  "batch: (1, 3, 224, 224)"]:
+        assert shape in text, shape
+    assert len(re.findall(r"<img[^>]+\.png", text)) >= 9  # BGR pair, filters, 7 feature grids
+
+
+def test_homework_table_has_every_sample_and_network(book):
+    _, html = book
+    text = (html / "book/homework-three-networks.html").read_text()
+    table = text.split("your index")[1].split("</table>")[0]
+    for sample in ["cat", "coffee", "astronaut", "rocket", "grace_hopper"]:
+        assert f"<th>{sample}</th>" in table
+    assert "32 layers, residual" in (html / "book/07-resnet.html").read_text()
 
 
 # --- A tiny book, to test what the build does with failing cells and missing weights -----------
@@ -231,3 +270,44 @@ def test_publishing_mode_refuses_untrained_results_even_from_the_cache(tmp_path,
     assert strict.returncode != 0
     assert "WeightsUnavailableError" in log(strict)
     assert "CNNBOOK_REQUIRE_WEIGHTS=1 but the pretrained weights for 'resnet18' are missing" in log(strict)
+
+
+# --- The pages that use pretrained networks, with weights in the cache -------------------------
+
+
+def plant_checkpoints(torch_home: Path, names=models.BOOK_MODELS) -> None:
+    """Write randomly initialised checkpoints where torchvision would cache the real ones.
+
+    They stand in for downloaded weights: same files, same loading path, same sizes and memory,
+    only the numbers differ (the real ones cannot be downloaded on the test machine).
+    """
+    for name in names:
+        url_name = Path(models.default_weights(name).url).name
+        path = torch_home / "hub" / "checkpoints" / url_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(torchvision.models.get_model(name).state_dict(), path)
+
+
+def test_with_weights_cached_no_page_shows_the_notice(tmp_path):
+    source = tmp_path / "src"
+    (source / "book").mkdir(parents=True)
+    for page in USES_WEIGHTS:
+        shutil.copy(REPO / f"{page}.md", source / f"{page}.md")
+    shutil.copy(REPO / "book" / "references.bib", source / "book" / "references.bib")
+    shutil.copy(REPO / "_config.yml", source / "_config.yml")
+    first, *rest = USES_WEIGHTS
+    (source / "_toc.yml").write_text(
+        yaml.safe_dump({"format": "jb-book", "root": first, "chapters": [{"file": p} for p in rest]})
+    )
+    home = tmp_path / "torch_home"
+    plant_checkpoints(home)
+    env = {"TORCH_HOME": str(home), "CNNBOOK_OFFLINE": "1", "CNNBOOK_REQUIRE_WEIGHTS": "1"}
+    result = build(source, tmp_path / "out", env)
+    assert result.returncode == 0, log(result)[-5000:]
+    assert "UNTRAINED" not in log(result)
+    for page in USES_WEIGHTS:
+        text = (tmp_path / "out" / "_build" / "html" / f"{page}.html").read_text()
+        assert "cnnbook-untrained" not in text
+        assert "pretrained: True" in text or page == "book/homework-three-networks"
+    homework = (tmp_path / "out" / "_build" / "html" / "book/homework-three-networks.html").read_text()
+    assert "All three networks ran with their pretrained weights." in homework
