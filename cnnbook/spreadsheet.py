@@ -48,6 +48,16 @@ def _block(sheet, top: int, left: int, values: np.ndarray, label: str, fill=None
                 cell.fill = fill
 
 
+def _formulas(sheet, label: str, top: int, left: int, output_left: int, shape: tuple[int, int], stride: int,
+              window: tuple[int, int], formula) -> None:
+    """The output block: cell (i, j) gets ``formula(range of its window over the input)``."""
+    sheet.cell(top - 1, output_left, label).font = Font(bold=True)
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            cell = sheet.cell(top + i, output_left + j, formula(_range(top + i * stride, left + j * stride, *window)))
+            cell.fill, cell.alignment = _OUTPUT_FILL, Alignment(horizontal="center")
+
+
 def _check_2d(name: str, array: object) -> np.ndarray:
     array = np.asarray(array, dtype=np.float64)
     if array.ndim != 2:
@@ -82,13 +92,8 @@ def conv_workbook(image: np.ndarray, kernel: np.ndarray, stride: int = 1, paddin
     _block(sheet, top, left, padded, "input" + (" (grey: zero padding)" if padding else ""), pad=padding)
     _block(sheet, top, kernel_left, kernel, "kernel", fill=_KERNEL_FILL)
     kernel_range = _range(top, kernel_left, *kernel.shape, absolute=True)
-    sheet.cell(top - 1, output_left, "feature map").font = Font(bold=True)
-    k_h, k_w = kernel.shape
-    for i in range(expected.shape[0]):
-        for j in range(expected.shape[1]):
-            window = _range(top + i * stride, left + j * stride, k_h, k_w)
-            cell = sheet.cell(top + i, output_left + j, f"=SUMPRODUCT({window},{kernel_range})")
-            cell.fill, cell.alignment = _OUTPUT_FILL, Alignment(horizontal="center")
+    _formulas(sheet, "feature map", top, left, output_left, expected.shape, stride, kernel.shape,
+              lambda window: f"=SUMPRODUCT({window},{kernel_range})")
     return book
 
 
@@ -109,12 +114,8 @@ def pool_workbook(feature_map: np.ndarray, kernel: int, stride: int | None = Non
     top, left = 5, 2
     output_left = left + feature_map.shape[1] + 2
     _block(sheet, top, left, feature_map, "feature map")
-    sheet.cell(top - 1, output_left, f"{mode} pooled").font = Font(bold=True)
-    for i in range(expected.shape[0]):
-        for j in range(expected.shape[1]):
-            window = _range(top + i * stride, left + j * stride, kernel, kernel)
-            cell = sheet.cell(top + i, output_left + j, f"={function}({window})")
-            cell.fill, cell.alignment = _OUTPUT_FILL, Alignment(horizontal="center")
+    _formulas(sheet, f"{mode} pooled", top, left, output_left, expected.shape, stride, (kernel, kernel),
+              lambda window: f"={function}({window})")
     return book
 
 
