@@ -1,0 +1,81 @@
+"""Grad-CAM on ResNet18 against a forward pass alone, Captum and pytorch-grad-cam (if installed).
+
+    python benchmarks/gradcam_speed.py [--repeats 15]
+
+Timings are interleaved (each round runs every method once, in turn) and reported as the median
+and the spread (min-max) over the rounds, in milliseconds, with each method's ratio to forward-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import torch
+import torchvision
+
+from cnnbook import explain
+
+
+def methods(model, layer):
+    def forward(x):
+        with torch.no_grad():
+            model(x)
+
+    found = {"forward only": forward, "cnnbook.gradcam": lambda x: explain.gradcam(model, layer, x)}
+    try:
+        from captum.attr import LayerAttribution, LayerGradCam
+
+        captum = LayerGradCam(model, layer)
+
+        def run_captum(x):
+            target = model(x).argmax(1)
+            maps = captum.attribute(x, target=target, relu_attributions=True)
+            LayerAttribution.interpolate(maps, x.shape[-2:], interpolate_mode="bilinear")
+
+        found["captum LayerGradCam"] = run_captum
+    except ImportError:
+        pass
+    try:
+        from pytorch_grad_cam import GradCAM
+
+        cam = GradCAM(model=model, target_layers=[layer])
+        found["pytorch-grad-cam"] = lambda x: cam(input_tensor=x)
+    except ImportError:
+        pass
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18().eval()
+    layer = model.layer4[-1]
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; ResNet18 (random weights), layer4[-1], 224x224")
+    for batch in (1, 8):
+        x = torch.rand(batch, 3, 224, 224)
+        runs = methods(model, layer)
+        for fn in runs.values():  # warm up
+            fn(x)
+        times = {name: [] for name in runs}
+        for _ in range(args.repeats):
+            for name, fn in runs.items():
+                start = time.perf_counter()
+                fn(x)
+                times[name].append((time.perf_counter() - start) * 1000)
+        base = statistics.median(times["forward only"])
+        print(f"\nbatch {batch}: median of {args.repeats} interleaved rounds")
+        for name, values in times.items():
+            median = statistics.median(values)
+            print(f"  {name:<22} {median:8.1f} ms  (min {min(values):.1f}, max {max(values):.1f})  "
+                  f"{median / base:5.2f}x forward")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from cnnbook import explain
+
+captum_attr = pytest.importorskip("captum.attr")
+from captum.testing.helpers.basic_models import BasicModel_ConvNet_One_Conv  # noqa: E402
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_captum_golden_values_before_relu_and_normalisation(inplace):
+    model = BasicModel_ConvNet_One_Conv(inplace=inplace)
+    x = torch.arange(16, dtype=torch.float32).view(1, 1, 4, 4)
+    conv1 = explain.gradcam_raw(model, model.conv1, x, target=0)
+    relu1 = explain.gradcam_raw(model, "relu1", x, target=0)
+    assert torch.allclose(conv1, torch.tensor([[[11.25, 13.5], [20.25, 22.5]]]))
+    assert torch.allclose(relu1, torch.tensor([[[0.0, 4.0], [28.0, 32.5]]]))
+
+
+def resnet18_random():
+    torch.manual_seed(0)
+    return torchvision.models.resnet18().eval()
+
+
+def test_matches_captum_layer_gradcam_on_resnet18():
+    model = resnet18_random()
+    x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    target = [3, 500]
+    ours = explain.gradcam(model, model.layer4[-1], x, target)
+    theirs = captum_attr.LayerGradCam(model, model.layer4[-1]).attribute(x, target=target, relu_attributions=True)
+    theirs = captum_attr.LayerAttribution.interpolate(theirs, (224, 224), interpolate_mode="bilinear")[:, 0]
+    assert (ours - explain.normalise(theirs.detach())).abs().max() < 1e-2
+
+
+def test_equals_cam_on_a_global_average_pooling_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(8, 5)).eval()
+    x = torch.rand(3, 3, 12, 12)
+    target = [0, 2, 4]
+    with torch.no_grad():
+        activation = model[1](model[0](x))
+        cam = torch.einsum("bk,bkhw->bhw", model[4].weight[target], activation).clamp_min(0)
+    expected = explain.normalise(F.interpolate(cam[:, None], size=(12, 12), mode="bilinear",
+                                               align_corners=False)[:, 0])
+    assert (explain.gradcam(model, "1", x, target) - expected).abs().max() < 1e-3
+
+
+def test_shape_range_and_default_target_is_the_prediction():
+    model = resnet18_random()
+    x = torch.rand(2, 3, 64, 64)
+    maps = explain.gradcam(model, "layer4.1", x)
+    assert maps.shape == (2, 64, 64) and maps.min() >= 0 and maps.max() <= 1
+    predicted = model(x).argmax(1).tolist()
+    assert torch.equal(maps, explain.gradcam(model, "layer4.1", x, predicted))
+
+
+def test_frozen_model_inside_no_grad_leaves_no_trace():
+    model = resnet18_random().train()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.layer1.requires_grad_(True)  # some trainable, some not
+    with torch.no_grad():
+        maps = explain.gradcam(model, model.layer3, torch.rand(2, 3, 64, 64), target=1)
+    assert not torch.isnan(maps).any()
+    assert model.training
+    assert all(p.grad is None for p in model.parameters())
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+def test_conv_right_before_an_inplace_relu_works():
+    model = torchvision.models.alexnet().eval()
+    maps = explain.gradcam(model, "features.10", torch.rand(1, 3, 224, 224))
+    assert maps.shape == (1, 224, 224) and not torch.isnan(maps).any()
+
+
+def test_nothing_positive_gives_an_all_zero_map():
+    model = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.Flatten(), nn.Linear(4, 2, bias=False))
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[2].weight.fill_(-1.0)
+    maps = explain.gradcam(model, "0", torch.ones(1, 1, 2, 2), target=0)
+    assert torch.equal(maps, torch.zeros(1, 2, 2))
+
+
+def test_bad_targets_and_layers_are_explained():
+    model = resnet18_random()
+    x = torch.rand(2, 3, 32, 32)
+    with pytest.raises(ValueError, match="target has 3 classes but the batch has 2 images"):
+        explain.gradcam(model, "layer4", x, target=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"must lie in 0..999"):
+        explain.gradcam(model, "layer4", x, target=1000)
+    with pytest.raises(KeyError, match="did you mean 'layer4'"):
+        explain.gradcam(model, "layer44", x)
+    with pytest.raises(ValueError, match=r"output is \(B, C, H, W\)"):
+        explain.gradcam(model, "fc", x)
+    with pytest.raises(ValueError, match="not a module of this model"):
+        explain.gradcam(model, nn.Conv2d(1, 1, 1), x)
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+def test_fgsm_bounds():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    x = torch.rand(4, 1, 3, 4)
+    assert torch.equal(explain.fgsm(model, x, 0.0), x)
+    adv = explain.fgsm(model, x, 0.1, target=[0, 1, 2, 0])
+    assert (adv - x).abs().max() <= 0.1 + 1e-7
+    assert adv.min() >= 0 and adv.max() <= 1
+    assert all(p.grad is None for p in model.parameters())
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        explain.fgsm(model, x, -0.1)
+
+
+def test_fgsm_raises_the_loss_of_a_linear_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    x = torch.rand(8, 1, 3, 4) * 0.5 + 0.25  # away from the clipping bounds
+    labels = model(x).argmax(1)
+    before = F.cross_entropy(model(x), labels)
+    after = F.cross_entropy(model(explain.fgsm(model, x, 0.05)), labels)
+    assert after > before
