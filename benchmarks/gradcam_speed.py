@@ -20,6 +20,9 @@ import torchvision
 from cnnbook import explain
 
 
+predictions: dict[int, torch.Tensor] = {}
+
+
 def methods(model, layer):
     def forward(x):
         with torch.no_grad():
@@ -32,8 +35,9 @@ def methods(model, layer):
         captum = LayerGradCam(model, layer)
 
         def run_captum(x):
-            target = model(x).argmax(1)
-            maps = captum.attribute(x, target=target, relu_attributions=True)
+            # Captum needs the target up front; it is computed once outside the timing (in favour of
+            # Captum), while cnnbook and pytorch-grad-cam find the prediction in their own pass.
+            maps = captum.attribute(x, target=predictions[x.shape[0]], relu_attributions=True)
             LayerAttribution.interpolate(maps, x.shape[-2:], interpolate_mode="bilinear")
 
         found["captum LayerGradCam"] = run_captum
@@ -43,7 +47,7 @@ def methods(model, layer):
         from pytorch_grad_cam import GradCAM
 
         cam = GradCAM(model=model, target_layers=[layer])
-        found["pytorch-grad-cam"] = lambda x: cam(input_tensor=x)
+        found["pytorch-grad-cam"] = lambda x: cam(input_tensor=x, targets=None)
     except ImportError:
         pass
     return found
@@ -60,6 +64,8 @@ def main() -> None:
           f"{torch.get_num_threads()} threads; ResNet18 (random weights), layer4[-1], 224x224")
     for batch in (1, 8):
         x = torch.rand(batch, 3, 224, 224)
+        with torch.no_grad():
+            predictions[batch] = model(x).argmax(1)
         runs = methods(model, layer)
         for fn in runs.values():  # warm up
             fn(x)
