@@ -119,3 +119,26 @@ def shapes_scene(size: int = 96, n_objects: int = 3, seed: int = 0, noise: float
         [[xs.min(), ys.min(), xs.max(), ys.max()] for ys, xs in (np.nonzero(m) for m in masks)]
     )
     return Scene(image=image, labels=labels, boxes=boxes, masks=np.stack(masks))
+
+
+@dataclass
+class Shapes:
+    """One object per image: ``images (N, 3, H, W)`` in [0, 1], ``labels (N,)`` indexing
+    :data:`SHAPES`, and ``boxes (N, 4)`` (x0, y0, x1, y1, inclusive)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    boxes: torch.Tensor
+
+
+def shapes(n: int, size: int = 48, seed: int = 0) -> Shapes:
+    """``n`` generated pictures, each with one square, disk or triangle at a random place, size and
+    colour on a noisy background, with its label and bounding box (see :func:`shapes_scene`)."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    rng = np.random.default_rng(seed)
+    scenes = [shapes_scene(size=size, n_objects=1, seed=int(s)) for s in rng.integers(0, 2**31, size=n)]
+    images = torch.tensor(np.stack([s.image for s in scenes]), dtype=torch.float32).permute(0, 3, 1, 2)
+    labels = torch.tensor([SHAPES.index(s.labels[0]) for s in scenes])
+    boxes = torch.tensor(np.stack([s.boxes[0] for s in scenes]))
+    return Shapes(images.contiguous(), labels, boxes)

@@ -125,3 +125,15 @@ def deep_cnn(blocks: int, residual: bool, width: int = 16, in_channels: int = 1,
         nn.Flatten(),
         nn.Linear(width, classes),
     )
+
+
+def shapes_cnn(classes: int = 3) -> nn.Sequential:
+    """Three 3x3 convolutions (16, 32, 64 channels, max pooling after the first two), global
+    average pooling and a linear layer: small enough to train on the shapes data in seconds.
+    Its last convolution's ReLU, ``"7"``, is the natural Grad-CAM layer."""
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes),
+    )

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnbook.datasets import SHAPES, digits, shapes_scene, shift
+from cnnbook.datasets import SHAPES, digits, shapes, shapes_scene, shift
 
 
 def test_digits_are_real_upsampled_and_centred():
@@ -72,3 +72,11 @@ def test_scene_errors():
         shapes_scene(n_objects=0)
     with pytest.raises(ValueError, match="could not place 40 objects"):
         shapes_scene(size=32, n_objects=40)
+
+
+def test_shapes_dataset_is_fixed_by_the_seed_and_checks_n():
+    a, b = shapes(5, size=32, seed=3), shapes(5, size=32, seed=3)
+    assert torch.equal(a.images, b.images) and torch.equal(a.boxes, b.boxes)
+    assert a.images.shape == (5, 3, 32, 32) and a.images.dtype == torch.float32
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        shapes(0)
