@@ -1,7 +1,9 @@
-"""What a network looks at: Grad-CAM and adversarial perturbations (FGSM)."""
+"""What a network looks at and how to fool it: Grad-CAM, activation maximization, FGSM, fooling images."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -114,3 +116,119 @@ def fgsm(model: nn.Module, x: torch.Tensor, eps: float,
         loss = F.cross_entropy(logits, labels)
         (grad,) = torch.autograd.grad(loss, x_in)
     return (x + eps * grad.sign()).clamp(0.0, 1.0).detach()
+
+
+@dataclass
+class Maximized:
+    """The result of :func:`activation_maximization`: the image ``(C, H, W)`` in [0, 1] and the
+    objective after every step."""
+
+    image: torch.Tensor
+    history: list[float]
+
+
+def _augment(image: torch.Tensor, generator: torch.Generator, jitter: int, scale: float, rotate: float) -> torch.Tensor:
+    """Random shift, zoom and turn (Distill's "transformation robustness"), differentiably."""
+    if jitter:
+        dx, dy = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
+        image = torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
+    if scale != 1.0 or rotate:
+        s = 1.0 + (torch.rand(1, generator=generator).item() * 2 - 1) * (scale - 1.0)
+        angle = math.radians((torch.rand(1, generator=generator).item() * 2 - 1) * rotate)
+        theta = torch.tensor([[math.cos(angle) / s, -math.sin(angle) / s, 0.0],
+                              [math.sin(angle) / s, math.cos(angle) / s, 0.0]], dtype=image.dtype)
+        grid = F.affine_grid(theta[None].expand(len(image), 2, 3), list(image.shape), align_corners=False)
+        image = F.grid_sample(image, grid, padding_mode="reflection", align_corners=False)
+    return image
+
+
+def activation_maximization(
+    model: nn.Module,
+    input_shape: tuple[int, int, int],
+    kind: str = "class",
+    unit: int = 0,
+    layer: nn.Module | str | None = None,
+    l1: float = 0.0,
+    steps: int = 200,
+    lr: float = 0.1,
+    bound: str = "sigmoid",
+    jitter: int = 0,
+    scale: float = 1.0,
+    rotate: float = 0.0,
+    seed: int = 0,
+) -> Maximized:
+    """Gradient ascent on an input image to make one unit of the network respond as much as possible.
+
+    ``kind`` says what is maximised: ``"class"`` the score of output ``unit``; ``"filter"`` the
+    total activation ``a^k = sum_ij a^k_ij`` of channel ``unit`` of a convolutional ``layer``;
+    ``"neuron"`` output ``unit`` of a fully connected ``layer``. The objective is the activation
+    minus ``l1 * sum |x|``. The image stays in [0, 1], either as ``sigmoid`` of free parameters
+    (``bound="sigmoid"``) or clamped after each step (``bound="clamp"``): without a bound, the L1
+    term could be "satisfied" by pixels going negative. ``jitter`` (pixels), ``scale`` (largest
+    zoom factor) and ``rotate`` (degrees) apply random transformations at each step, which gives
+    more natural-looking images on large networks. The model is not changed and gets no ``.grad``.
+    """
+    if kind not in ("class", "filter", "neuron"):
+        raise ValueError(f"kind must be 'class', 'filter' or 'neuron', got {kind!r}")
+    if bound not in ("sigmoid", "clamp"):
+        raise ValueError(f"bound must be 'sigmoid' or 'clamp', got {bound!r}")
+    if kind != "class" and layer is None:
+        raise ValueError(f"kind={kind!r} needs the layer whose unit to maximise")
+    module = _resolve(model, layer) if layer is not None else None
+    generator = torch.Generator().manual_seed(seed)
+    start = torch.rand((1, *input_shape), generator=generator) * 0.2 + 0.4  # grey with a little noise
+    param = (torch.logit(start) if bound == "sigmoid" else start).requires_grad_(True)
+    optimiser = torch.optim.Adam([param], lr=lr)
+    kept: dict[str, torch.Tensor] = {}
+    handle = module.register_forward_hook(lambda m, i, out: kept.update(out=out.clone())) if module else None
+    history: list[float] = []
+    try:
+        with torch.enable_grad():
+            for _ in range(steps):
+                image = torch.sigmoid(param) if bound == "sigmoid" else param
+                logits = model(_augment(image, generator, jitter, scale, rotate))
+                if kind == "class":
+                    activation = logits[0, unit]
+                elif kind == "filter":
+                    activation = kept["out"][0, unit].sum()
+                else:
+                    activation = kept["out"][0, unit]
+                objective = activation - l1 * image.abs().sum()
+                optimiser.zero_grad()
+                (-objective).backward(inputs=[param])
+                optimiser.step()
+                if bound == "clamp":
+                    with torch.no_grad():
+                        param.clamp_(0.0, 1.0)
+                history.append(float(objective.detach()))
+    finally:
+        if handle is not None:
+            handle.remove()
+    image = torch.sigmoid(param) if bound == "sigmoid" else param
+    return Maximized(image.detach()[0], history)
+
+
+def fooling_image(model: nn.Module, input_shape: tuple[int, int, int], target: int, confidence: float = 0.99,
+                  steps: int = 300, lr: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, float]:
+    """Search, from random noise, for an image the model assigns to ``target`` with at least
+    ``confidence``: targeted, bounded (sigmoid) gradient ascent on the class's log-probability.
+
+    Returns the image ``(C, H, W)`` in [0, 1] and the probability the model gives the target.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    param = torch.randn((1, *input_shape), generator=generator).requires_grad_(True)
+    optimiser = torch.optim.Adam([param], lr=lr)
+    probability = 0.0
+    with torch.enable_grad():
+        for _ in range(steps):
+            log_probs = model(torch.sigmoid(param)).log_softmax(dim=1)
+            probability = float(log_probs[0, target].detach().exp())
+            if probability >= confidence:
+                break
+            optimiser.zero_grad()
+            (-log_probs[0, target]).backward(inputs=[param])
+            optimiser.step()
+    with torch.no_grad():
+        image = torch.sigmoid(param)
+        probability = float(model(image).softmax(dim=1)[0, target])
+    return image[0], probability

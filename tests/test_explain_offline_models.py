@@ -64,3 +64,63 @@ def test_fgsm_hurts_far_more_than_random_noise_of_the_same_size(trained, shapes_
     grid = (0, 0.01, 0.02, 0.05)
     accuracies = [train.accuracy(trained, explain.fgsm(trained, x, e, target=y), y) for e in grid]
     assert all(later <= earlier for earlier, later in zip(accuracies, accuracies[1:]))
+
+
+# --- activation maximization and fooling images on the digits model ---------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_model():
+    data = datasets.digits(size=16, canvas=24)
+    torch.manual_seed(0)
+    model = train.small_cnn()
+    train.fit(model, data.train_x, data.train_y, epochs=10, lr=3e-3, seed=0)
+    model.zero_grad(set_to_none=True)  # training leaves gradients; the tests check none appear
+    return model.eval()
+
+
+@pytest.mark.parametrize("kind, layer, unit", [("class", None, 3), ("filter", "3", 5), ("neuron", "7", 2)])
+def test_activation_maximization_raises_its_objective(digits_model, kind, layer, unit):
+    result = explain.activation_maximization(digits_model, (1, 24, 24), kind=kind, layer=layer, unit=unit, steps=60)
+    assert result.history[-1] > result.history[0]
+    assert result.image.shape == (1, 24, 24) and 0 <= result.image.min() and result.image.max() <= 1
+    assert all(p.grad is None for p in digits_model.parameters())
+    assert not any(m._forward_hooks for m in digits_model.modules())
+
+
+def test_class_maximization_reaches_high_confidence(digits_model):
+    result = explain.activation_maximization(digits_model, (1, 24, 24), kind="class", unit=3, steps=150)
+    assert digits_model(result.image[None]).softmax(1)[0, 3] >= 0.99
+
+
+@pytest.mark.parametrize("bound", ["sigmoid", "clamp"])
+def test_more_l1_never_means_more_ink(digits_model, bound):
+    ink = [explain.activation_maximization(digits_model, (1, 24, 24), kind="class", unit=3, steps=150, l1=l1,
+                                           bound=bound).image.abs().mean().item()
+           for l1 in (0.0, 0.01, 0.05, 0.2)]
+    assert all(later <= earlier + 1e-4 for earlier, later in zip(ink, ink[1:]))
+    assert ink[-1] < ink[0] / 2
+
+
+def test_robustness_options_run_and_stay_bounded(digits_model):
+    result = explain.activation_maximization(digits_model, (1, 24, 24), kind="class", unit=7, steps=30,
+                                             jitter=2, scale=1.1, rotate=10)
+    assert 0 <= result.image.min() and result.image.max() <= 1
+
+
+def test_activation_maximization_rejects_bad_arguments(digits_model):
+    with pytest.raises(ValueError, match="kind must be"):
+        explain.activation_maximization(digits_model, (1, 24, 24), kind="pixel")
+    with pytest.raises(ValueError, match="needs the layer"):
+        explain.activation_maximization(digits_model, (1, 24, 24), kind="filter")
+    with pytest.raises(ValueError, match="bound must be"):
+        explain.activation_maximization(digits_model, (1, 24, 24), bound="none")
+
+
+def test_fooling_images_reach_the_target_class(trained):
+    hits = 0
+    for attempt in range(20):
+        image, probability = explain.fooling_image(trained, (3, SIZE, SIZE), target=attempt % 3, seed=attempt)
+        hits += int(trained(image[None]).argmax(1).item() == attempt % 3 and probability >= 0.99)
+        assert 0 <= image.min() and image.max() <= 1
+    assert hits >= 19
