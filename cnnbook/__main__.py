@@ -66,6 +66,46 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def gradcam(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from . import explain, viz
+    from .data import ImageLoadError, load_image
+
+    try:
+        image = load_image(args.photo)
+    except ImageLoadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    maps = {}
+    photo = None
+    for name in [args.model] if args.model else list(models.BOOK_MODELS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", models.UntrainedNetworkWarning)
+                model = models.load(name)
+        except models.WeightsUnavailableError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        x = models.preprocess(image, model.weights)
+        (best,) = models.top_k(model, x, k=1)
+        heatmap = explain.gradcam(model, explain.GRADCAM_LAYERS[name], x)[0].numpy()
+        label = f"{name}: {best[0].name}" + ("" if model.is_pretrained else "\n(UNTRAINED)")
+        maps[label] = heatmap
+        print(label.replace("\n", " ") + (f" ({best[0].probability:.1%})" if model.is_pretrained else
+                       " - random weights, the heatmap means nothing"))
+        if photo is None:  # the photo as the network saw it: resized and cropped, before normalising
+            photo = np.clip(x[0].permute(1, 2, 0).numpy() * np.array(model.weights.transforms().std)
+                            + np.array(model.weights.transforms().mean), 0, 1)
+    fig = viz.gradcam_figure(photo, maps)
+    fig.savefig(args.out, dpi=100)
+    print(f"saved {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnnbook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     guess.add_argument("--model", choices=models.BOOK_MODELS, help="only this network (default: all three)")
     guess.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
     guess.set_defaults(run=predict)
+
+    heat = commands.add_parser(
+        "gradcam",
+        help="Grad-CAM heatmaps of AlexNet, VGG16 and ResNet18 over a photo, saved as a PNG",
+        description="Save a figure of PHOTO with each network's Grad-CAM heatmap for its top class.",
+    )
+    heat.add_argument("photo", help="an image file (JPEG, PNG, ...)")
+    heat.add_argument("--model", choices=models.BOOK_MODELS, help="only this network (default: all three)")
+    heat.add_argument("--out", default="gradcam.png", help="where to save the figure (default gradcam.png)")
+    heat.set_defaults(run=gradcam)
     return parser
 
 

@@ -232,3 +232,9 @@ def fooling_image(model: nn.Module, input_shape: tuple[int, int, int], target: i
         image = torch.sigmoid(param)
         probability = float(model(image).softmax(dim=1)[0, target])
     return image[0], probability
+
+
+#: The layer each book network's Grad-CAM uses: the output of its last convolutional stage. For
+#: AlexNet and VGG16 that is the ReLU after the last convolution (``features[11]``,
+#: ``features[29]``), for ResNet18 the last BasicBlock (``layer4[-1]``).
+GRADCAM_LAYERS = {"alexnet": "features.11", "vgg16": "features.29", "resnet18": "layer4.1"}

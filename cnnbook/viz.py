@@ -227,3 +227,19 @@ def show_filter_grid(grid: np.ndarray, title: str = "", size: float = 5.0) -> Fi
     ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def gradcam_figure(photo: np.ndarray, maps: Mapping[str, np.ndarray], size: float = 3.2) -> Figure:
+    """The photo, then each heatmap laid over it (``jet``, half transparent), titled by its key."""
+    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(size * (len(maps) + 1), size), squeeze=False)
+    axes[0, 0].imshow(photo)
+    axes[0, 0].set_title("photo", fontsize=10)
+    for ax, (title, heatmap) in zip(axes[0, 1:], maps.items()):
+        ax.imshow(photo)
+        ax.imshow(heatmap, cmap="jet", alpha=0.45, vmin=0, vmax=1,
+                  extent=(-0.5, photo.shape[1] - 0.5, photo.shape[0] - 0.5, -0.5))
+        ax.set_title(title, fontsize=10)
+    for ax in axes[0]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -104,3 +104,34 @@ def test_predict_in_publishing_mode_without_weights_fails_clearly(torch_home, mo
     assert main(["predict", str(photo), "--model", "alexnet"]) == 1
     err = capsys.readouterr().err
     assert "'alexnet' are missing" in err and models.default_weights("alexnet").url in err
+
+
+def test_gradcam_saves_a_figure_and_says_when_untrained(torch_home, monkeypatch, capsys, tmp_path):
+    from PIL import Image
+
+    from cnnbook.data import sample_image
+
+    monkeypatch.setenv("CNNBOOK_OFFLINE", "1")
+    photo, out = tmp_path / "cat.jpg", tmp_path / "heat.png"
+    sample_image("cat").save(photo)
+    assert main(["gradcam", str(photo), "--model", "resnet18", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "resnet18:" in printed and "UNTRAINED" in printed and f"saved {out}" in printed
+    with Image.open(out) as figure:
+        assert figure.width > 400
+
+
+def test_gradcam_bad_file_and_publishing_mode(torch_home, monkeypatch, capsys, tmp_path):
+    from cnnbook.data import sample_image
+
+    bad = tmp_path / "empty.png"
+    bad.write_bytes(b"")
+    assert main(["gradcam", str(bad)]) == 2
+    assert "empty.png: the file is empty" in capsys.readouterr().err
+    monkeypatch.setenv("CNNBOOK_OFFLINE", "1")
+    monkeypatch.setenv("CNNBOOK_REQUIRE_WEIGHTS", "1")
+    photo = tmp_path / "cat.png"
+    sample_image("cat").save(photo)
+    assert main(["gradcam", str(photo), "--model", "vgg16", "--out", str(tmp_path / "x.png")]) == 1
+    assert "'vgg16' are missing" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

@@ -76,3 +76,10 @@ def test_feature_grid_shows_the_first_channels():
     assert "first 32 of 40 channels, each 5x5" in fig._suptitle.get_text()
     with pytest.raises(ValueError, match="batch of 2"):
         viz.feature_grid(torch.rand(2, 4, 5, 5))
+
+
+def test_gradcam_figure_overlays_each_map_on_the_photo():
+    photo = np.zeros((20, 30, 3))
+    fig = viz.gradcam_figure(photo, {"a": np.zeros((20, 30)), "b": np.ones((20, 30))})
+    assert [ax.get_title() for ax in fig.axes] == ["photo", "a", "b"]
+    assert [len(ax.get_images()) for ax in fig.axes] == [1, 2, 2]
