@@ -27,6 +27,9 @@ PAGES = {
     "book/06-vgg": "6. VGG16: small filters, many layers",
     "book/07-resnet": "7. ResNet: going deeper with shortcuts",
     "book/homework-three-networks": "Homework: AlexNet, VGG16 and ResNet18 side by side",
+    "book/08-what-does-a-cnn-learn": "8. What does a CNN learn?",
+    "book/09-fooling": "9. Fooling a CNN",
+    "book/10-gradcam": "10. Grad-CAM: where did the network look?",
 }
 #: The pages that load pretrained networks, and which ones.
 USES_WEIGHTS = {
@@ -34,6 +37,8 @@ USES_WEIGHTS = {
     "book/06-vgg": ["vgg16"],
     "book/07-resnet": ["resnet18"],
     "book/homework-three-networks": ["alexnet", "vgg16", "resnet18"],
+    "book/08-what-does-a-cnn-learn": ["resnet18"],
+    "book/10-gradcam": ["alexnet", "vgg16", "resnet18"],
 }
 
 pytestmark = pytest.mark.build
@@ -308,6 +313,20 @@ def test_with_weights_cached_no_page_shows_the_notice(tmp_path):
     for page in USES_WEIGHTS:
         text = (tmp_path / "out" / "_build" / "html" / f"{page}.html").read_text()
         assert "cnnbook-untrained" not in text
-        assert "pretrained: True" in text or page == "book/homework-three-networks"
+        if page in ("book/05-alexnet", "book/06-vgg", "book/07-resnet"):
+            assert "pretrained: True" in text
     homework = (tmp_path / "out" / "_build" / "html" / "book/homework-three-networks.html").read_text()
     assert "All three networks ran with their pretrained weights." in homework
+
+
+def test_chapters_8_to_10_glue_their_measurements(book):
+    _, html = book
+    fooling = (html / "book/09-fooling.html").read_text()
+    assert "random +-eps" in fooling and "FGSM" in fooling
+    gradcam = (html / "book/10-gradcam.html").read_text()
+    pasted = re.findall(r'points inside the box for\s+<span class="pasted-text">(\d+)%</span>', gradcam)
+    assert pasted and int(pasted[0]) >= 85
+    learn = (html / "book/08-what-does-a-cnn-learn.html").read_text()
+    ink = re.findall(r'drops from\s+<span class="pasted-text">([\d.]+)</span>\s+to\s+'
+                     r'<span class="pasted-text">([\d.]+)</span>', learn)
+    assert ink and float(ink[0][1]) < float(ink[0][0])
