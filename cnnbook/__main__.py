@@ -39,23 +39,40 @@ def download_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-def predict(args: argparse.Namespace) -> int:
+class _Stop(Exception):
+    """Ends a command with an exit code after its message has been printed."""
+
+    def __init__(self, code: int):
+        self.code = code
+
+
+def _read_photo(path: str):
     from .data import ImageLoadError, load_image
 
     try:
-        image = load_image(args.photo)
+        return load_image(path)
     except ImageLoadError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
-    names = [args.model] if args.model else list(models.BOOK_MODELS)
-    for name in names:
+        raise _Stop(2) from err
+
+
+def _networks(choice: str | None):
+    """Load the chosen network, or all the book's, one at a time; whether each is untrained is
+    said plainly by the caller, so the warning is silenced here."""
+    for name in [choice] if choice else list(models.BOOK_MODELS):
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", models.UntrainedNetworkWarning)  # said plainly below
+                warnings.simplefilter("ignore", models.UntrainedNetworkWarning)
                 model = models.load(name)
         except models.WeightsUnavailableError as err:
             print(f"error: {err}", file=sys.stderr)
-            return 1
+            raise _Stop(1) from err
+        yield name, model
+
+
+def predict(args: argparse.Namespace) -> int:
+    image = _read_photo(args.photo)
+    for name, model in _networks(args.model):
         print(f"{name}:")
         if not model.is_pretrained:
             print("  UNTRAINED: its pretrained weights are not available, so this network has random "
@@ -70,36 +87,22 @@ def gradcam(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import numpy as np
 
     from . import explain, viz
-    from .data import ImageLoadError, load_image
 
-    try:
-        image = load_image(args.photo)
-    except ImageLoadError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    image = _read_photo(args.photo)
     maps = {}
     photo = None
-    for name in [args.model] if args.model else list(models.BOOK_MODELS):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", models.UntrainedNetworkWarning)
-                model = models.load(name)
-        except models.WeightsUnavailableError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
+    for name, model in _networks(args.model):
         x = models.preprocess(image, model.weights)
         (best,) = models.top_k(model, x, k=1)
         heatmap = explain.gradcam(model, explain.GRADCAM_LAYERS[name], x)[0].numpy()
         label = f"{name}: {best[0].name}" + ("" if model.is_pretrained else "\n(UNTRAINED)")
         maps[label] = heatmap
         print(label.replace("\n", " ") + (f" ({best[0].probability:.1%})" if model.is_pretrained else
-                       " - random weights, the heatmap means nothing"))
-        if photo is None:  # the photo as the network saw it: resized and cropped, before normalising
-            photo = np.clip(x[0].permute(1, 2, 0).numpy() * np.array(model.weights.transforms().std)
-                            + np.array(model.weights.transforms().mean), 0, 1)
+                                          " - random weights, the heatmap means nothing"))
+        if photo is None:
+            photo = models.as_picture(x[0], model.weights)
     fig = viz.gradcam_figure(photo, maps)
     fig.savefig(args.out, dpi=100)
     print(f"saved {args.out}")
@@ -119,25 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(run=download_weights)
 
-    guess = commands.add_parser(
-        "predict",
-        help="the top ImageNet classes of AlexNet, VGG16 and ResNet18 for a photo",
-        description="Print the most probable ImageNet classes for PHOTO, as each network sees it.",
-    )
-    guess.add_argument("photo", help="an image file (JPEG, PNG, ...)")
-    guess.add_argument("--model", choices=models.BOOK_MODELS, help="only this network (default: all three)")
-    guess.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
-    guess.set_defaults(run=predict)
+    def photo_command(name: str, run, help: str, description: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help, description=description)
+        command.add_argument("photo", help="an image file (JPEG, PNG, ...)")
+        command.add_argument("--model", choices=models.BOOK_MODELS, help="only this network (default: all three)")
+        command.set_defaults(run=run)
+        return command
 
-    heat = commands.add_parser(
-        "gradcam",
-        help="Grad-CAM heatmaps of AlexNet, VGG16 and ResNet18 over a photo, saved as a PNG",
+    photo_command(
+        "predict", predict, help="the top ImageNet classes of AlexNet, VGG16 and ResNet18 for a photo",
+        description="Print the most probable ImageNet classes for PHOTO, as each network sees it.",
+    ).add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
+    photo_command(
+        "gradcam", gradcam, help="Grad-CAM heatmaps of AlexNet, VGG16 and ResNet18 over a photo, saved as a PNG",
         description="Save a figure of PHOTO with each network's Grad-CAM heatmap for its top class.",
-    )
-    heat.add_argument("photo", help="an image file (JPEG, PNG, ...)")
-    heat.add_argument("--model", choices=models.BOOK_MODELS, help="only this network (default: all three)")
-    heat.add_argument("--out", default="gradcam.png", help="where to save the figure (default gradcam.png)")
-    heat.set_defaults(run=gradcam)
+    ).add_argument("--out", default="gradcam.png", help="where to save the figure (default gradcam.png)")
     return parser
 
 
@@ -146,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except _Stop as stop:
+        return stop.code
     except ValueError as err:  # an unknown model name, for example
         parser.error(str(err))
         return 2

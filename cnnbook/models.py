@@ -172,6 +172,15 @@ def preprocess(image: Image.Image, weights: WeightsEnum | None = None, lecture: 
     return transform(image.convert("RGB")).unsqueeze(0)
 
 
+def as_picture(x: torch.Tensor, weights: WeightsEnum) -> "np.ndarray":
+    """One preprocessed image ``(3, H, W)`` back as an ``(H, W, 3)`` picture in [0, 1]: the photo
+    as the network saw it (resized and cropped), with the normalisation undone."""
+    transform = weights.transforms()
+    mean = torch.tensor(transform.mean)[:, None, None]
+    std = torch.tensor(transform.std)[:, None, None]
+    return (x.detach().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
+
+
 @dataclass(frozen=True)
 class Prediction:
     index: int
@@ -230,6 +239,7 @@ __all__ = [
     "download",
     "lecture_transform",
     "load",
+    "as_picture",
     "preprocess",
     "top_k",
     "require_weights",

@@ -205,3 +205,14 @@ def test_top_k_uses_the_weights_categories_and_checks_k(torch_home):
         models.top_k(model, torch.zeros(1, 1, 1, 3), k=0)
     with pytest.raises(ValueError, match="has no .weights"):
         models.top_k(torch.nn.Identity(), torch.zeros(1, 1, 1, 3))
+
+
+def test_as_picture_undoes_the_normalisation():
+    weights = models.default_weights("resnet18")
+    photo = sample_image("coffee")
+    picture = models.as_picture(models.preprocess(photo, weights)[0], weights)
+    assert picture.shape == (224, 224, 3) and 0 <= picture.min() and picture.max() <= 1
+    # the centre pixel of the crop, compared with the resized photo's centre
+    resized = np.asarray(photo.resize((int(photo.width * 256 / photo.height), 256)), dtype=float) / 255
+    centre = resized[128, resized.shape[1] // 2]
+    assert np.abs(picture[112, 112] - centre).max() < 0.1
