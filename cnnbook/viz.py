@@ -100,7 +100,7 @@ def task_map_figure(single: Scene, several: Scene) -> Figure:
     return fig
 
 
-def _draw_grid(ax: plt.Axes, values: np.ndarray, title: str, cmap: str = "RdBu_r", limit: float | None = None,
+def draw_grid(ax: plt.Axes, values: np.ndarray, title: str, cmap: str = "RdBu_r", limit: float | None = None,
                shade: np.ndarray | None = None) -> None:
     """A grid of numbers as coloured cells with the number written in each."""
     values = np.asarray(values, dtype=float)
@@ -127,9 +127,27 @@ def show_grids(grids: Mapping[str, np.ndarray], size: float = 2.6) -> Figure:
     """Small grids of numbers side by side, each cell labelled with its value."""
     fig, axes = plt.subplots(1, len(grids), figsize=(size * len(grids), size), squeeze=False)
     for ax, (title, values) in zip(axes[0], grids.items()):
-        _draw_grid(ax, values, title)
+        draw_grid(ax, values, title)
     fig.tight_layout()
     return fig
+
+
+def conv_panels(image: np.ndarray, kernel: np.ndarray, stride: int, padding: int, input_title: str,
+                figsize: tuple[float, float] = (9, 3.2), dpi: float | None = None):
+    """Three panels, the padded input (padding tinted) and the kernel drawn, the third left for the
+    feature map. Returns ``(figure, axes, feature map)``; the map comes from ``conv.conv2d``, which
+    also checks the arguments."""
+    from .conv import conv2d
+
+    image, kernel = np.asarray(image, dtype=float), np.asarray(kernel, dtype=float)
+    result = conv2d(image, kernel, stride, padding)
+    padded = np.pad(image, padding)
+    shade = np.pad(np.zeros(image.shape, dtype=bool), padding, constant_values=True)
+    fig, axes = plt.subplots(1, 3, figsize=figsize, dpi=dpi, gridspec_kw={
+        "width_ratios": [padded.shape[1], kernel.shape[1] + 1, result.shape[1] + 1]})
+    draw_grid(axes[0], padded, input_title, cmap="Greys", shade=shade if padding else None)
+    draw_grid(axes[1], kernel, "kernel")
+    return fig, axes, result
 
 
 def conv_animation(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0, interval: int = 700):
@@ -139,23 +157,13 @@ def conv_animation(image: np.ndarray, kernel: np.ndarray, stride: int = 1, paddi
     """
     from matplotlib.animation import FuncAnimation
 
-    from .conv import conv2d
-
-    image, kernel = np.asarray(image, dtype=float), np.asarray(kernel, dtype=float)
-    result = conv2d(image, kernel, stride, padding)
-    padded = np.pad(image, padding)
-    shade = np.pad(np.zeros(image.shape, dtype=bool), padding, constant_values=True)
+    kernel = np.asarray(kernel, dtype=float)
+    fig, (ax_in, _, ax_out), result = conv_panels(
+        image, kernel, stride, padding, "input" + (f" (padding {padding})" if padding else ""),
+        figsize=(8, 3), dpi=60)
     k_h, k_w = kernel.shape
     positions = [(i, j) for i in range(result.shape[0]) for j in range(result.shape[1])]
     limit = float(np.abs(result).max()) or 1.0
-
-    fig, (ax_in, ax_k, ax_out) = plt.subplots(
-        1, 3, figsize=(8, 3), dpi=60,
-        gridspec_kw={"width_ratios": [padded.shape[1], k_w + 1, result.shape[1] + 1]},
-    )
-    _draw_grid(ax_in, padded, "input" + (f" (padding {padding})" if padding else ""), cmap="Greys",
-               shade=shade if padding else None)
-    _draw_grid(ax_k, kernel, "kernel")
     window = Rectangle((-0.5, -0.5), k_w, k_h, fill=False, ec="#d62728", lw=3)
     ax_in.add_patch(window)
     filled = np.full(result.shape, np.nan)

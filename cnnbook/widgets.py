@@ -10,24 +10,15 @@ from typing import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from .conv import conv2d
-from .viz import _draw_grid
+from .viz import conv_panels, draw_grid
 
 
 def explorer_figure(image: np.ndarray, kernel: np.ndarray, stride: int, padding: int) -> Figure:
     """Input (with its padding shaded), kernel and feature map, with the output shape in the title."""
-    import matplotlib.pyplot as plt
-
-    image, kernel = np.asarray(image, dtype=float), np.asarray(kernel, dtype=float)
-    result = conv2d(image, kernel, stride, padding)
-    padded = np.pad(image, padding)
-    shade = np.pad(np.zeros(image.shape, dtype=bool), padding, constant_values=True)
-    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2),
-                             gridspec_kw={"width_ratios": [padded.shape[1], kernel.shape[1] + 1, result.shape[1] + 1]})
-    _draw_grid(axes[0], padded, f"input {image.shape[0]}x{image.shape[1]}, padding {padding}", cmap="Greys",
-               shade=shade if padding else None)
-    _draw_grid(axes[1], kernel, "kernel")
-    _draw_grid(axes[2], result, f"output {result.shape[0]}x{result.shape[1]}, stride {stride}")
+    image = np.asarray(image)
+    fig, axes, result = conv_panels(image, kernel, stride, padding,
+                                    f"input {image.shape[0]}x{image.shape[1]}, padding {padding}")
+    draw_grid(axes[2], result, f"output {result.shape[0]}x{result.shape[1]}, stride {stride}")
     fig.tight_layout()
     return fig
 
