@@ -118,6 +118,65 @@ def fgsm(model: nn.Module, x: torch.Tensor, eps: float,
     return (x + eps * grad.sign()).clamp(0.0, 1.0).detach()
 
 
+def pgd(model: nn.Module, x: torch.Tensor, eps: float, steps: int = 10, step_size: float | None = None,
+        target: int | Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+    """Iterated FGSM (projected gradient descent, Madry et al. 2018) without a random start.
+
+    ``steps`` FGSM steps of ``step_size`` (default ``2.5 * eps / steps``), each followed by a
+    projection back into the box ``|x_adv - x| <= eps`` and into [0, 1]. Small steps follow the
+    loss where one big FGSM step overshoots it, so the attack keeps getting stronger as ``eps``
+    grows. ``target`` as for :func:`fgsm`; None fixes each image's label to the prediction on ``x``.
+    """
+    if eps < 0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+    if step_size is None:
+        step_size = 2.5 * eps / steps
+    elif step_size <= 0:
+        raise ValueError(f"step_size must be > 0, got {step_size}")
+    x = x.detach()
+    if eps == 0:
+        return x.clone()
+    with torch.no_grad():
+        labels = _targets(target, model(x))
+    adv = x.clone()
+    for _ in range(steps):
+        with torch.enable_grad():
+            adv_in = adv.requires_grad_(True)
+            loss = F.cross_entropy(model(adv_in), labels)
+            (grad,) = torch.autograd.grad(loss, adv_in)
+        adv = adv.detach() + step_size * grad.sign()
+        adv = torch.min(torch.max(adv, x - eps), x + eps).clamp(0.0, 1.0)
+    return adv
+
+
+def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Spearman's rank correlation between ``a[i]`` and ``b[i]`` for each image: ``(B,)``.
+
+    Ties share their average rank (heatmaps are full of zeros after the ReLU). Where either map is
+    constant (nothing positive), the correlation is undefined and reported as 0: the map carries no
+    ranking to agree with.
+    """
+    if a.shape != b.shape or a.dim() < 2:
+        raise ValueError(f"need two batches of maps of the same shape (B, ...), got {tuple(a.shape)} and {tuple(b.shape)}")
+
+    def ranks(m: torch.Tensor) -> torch.Tensor:
+        flat = m.detach().flatten(1).double()
+        out = torch.empty_like(flat)
+        for i, row in enumerate(flat):
+            values, inverse, counts = torch.unique(row, return_inverse=True, return_counts=True)
+            last = counts.cumsum(0).double()
+            out[i] = (last - (counts.double() - 1) / 2)[inverse]  # average 1-based rank of each tie
+        return out
+
+    ra, rb = ranks(a), ranks(b)
+    ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
+    denom = ra.norm(dim=1) * rb.norm(dim=1)
+    safe = torch.where(denom > 0, denom, torch.ones_like(denom))
+    return torch.where(denom > 0, (ra * rb).sum(1) / safe, torch.zeros_like(denom)).float()
+
+
 @dataclass
 class Maximized:
     """The result of :func:`activation_maximization`: the image ``(C, H, W)`` in [0, 1] and the

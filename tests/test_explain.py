@@ -123,3 +123,50 @@ def test_fgsm_raises_the_loss_of_a_linear_model():
     before = F.cross_entropy(model(x), labels)
     after = F.cross_entropy(model(explain.fgsm(model, x, 0.05)), labels)
     assert after > before
+
+
+def test_pgd_bounds_and_errors():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    x = torch.rand(4, 1, 3, 4)
+    assert torch.equal(explain.pgd(model, x, 0.0), x)
+    adv = explain.pgd(model, x, 0.1, steps=7, target=[0, 1, 2, 0])
+    assert (adv - x).abs().max() <= 0.1 + 1e-6
+    assert adv.min() >= 0 and adv.max() <= 1
+    assert all(p.grad is None for p in model.parameters())
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        explain.pgd(model, x, -0.1)
+    with pytest.raises(ValueError, match="steps must be a whole number >= 1"):
+        explain.pgd(model, x, 0.1, steps=0)
+    with pytest.raises(ValueError, match="step_size must be > 0"):
+        explain.pgd(model, x, 0.1, step_size=0.0)
+
+
+def test_pgd_raises_the_loss_at_least_as_much_as_fgsm_on_a_linear_model():
+    # For a linear model the sign of the gradient never changes, so k steps of 2.5 eps / k walk to
+    # the same corner of the eps-box as FGSM's single step.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    x = torch.rand(8, 1, 3, 4) * 0.5 + 0.25
+    labels = model(x).argmax(1)
+    one = explain.fgsm(model, x, 0.05, target=labels)
+    many = explain.pgd(model, x, 0.05, target=labels)
+    assert torch.allclose(one, many, atol=1e-6)
+    assert F.cross_entropy(model(many), labels) > F.cross_entropy(model(x), labels)
+
+
+def test_rank_correlation_agrees_with_scipy_and_handles_ties_and_flat_maps():
+    from scipy.stats import spearmanr
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(6, 9, 9, generator=g), torch.rand(6, 9, 9, generator=g)
+    a[a < 0.5], b[b < 0.4] = 0, 0  # many ties, as after Grad-CAM's ReLU
+    b[2] = 0  # nothing positive
+    got = explain.rank_correlation(a, b)
+    for i in range(6):
+        want = 0.0 if i == 2 else spearmanr(a[i].flatten(), b[i].flatten()).statistic
+        assert got[i].item() == pytest.approx(want, abs=1e-6)
+    assert torch.allclose(explain.rank_correlation(a, a)[[0, 1, 3]], torch.ones(3))
+    assert torch.allclose(explain.rank_correlation(a, -a)[[0, 1]], -torch.ones(2))
+    with pytest.raises(ValueError, match="same shape"):
+        explain.rank_correlation(a, b[:, :3])
