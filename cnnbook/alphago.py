@@ -130,8 +130,8 @@ def parse(text: str, to_play: str = "X", size: int = SIZE) -> Position:
     """Read a position: ``size`` lines of ``size`` points, ``.`` empty, ``X`` black, ``O`` white.
 
     Spaces inside a line are ignored (``X . O`` reads like ``X.O``), as are blank lines and lines
-    starting with ``#``. ``to_play`` is ``"X"`` or ``"O"``. Any other size or character is a
-    ``ValueError`` that says which row and column is wrong.
+    starting with ``#``. ``to_play`` is ``"X"`` or ``"O"``. Any other size or character, or a
+    string of stones without liberties, is a ``ValueError`` that says which row and column.
     """
     if to_play not in ("X", "O"):
         raise ValueError(f"to_play must be 'X' (black) or 'O' (white), got {to_play!r}")
@@ -148,6 +148,12 @@ def parse(text: str, to_play: str = "X", size: int = SIZE) -> Position:
                 raise ValueError(f"row {r + 1}, column {c + 1}: {char!r} is not a point; "
                                  "use '.' (empty), 'X' (black) or 'O' (white)")
             board[r, c] = _SYMBOLS[char]
+    dead = np.argwhere((liberties(board) == 0) & (board != EMPTY))
+    if len(dead):
+        r, c = (int(v) for v in dead[0])
+        colour = "X" if board[r, c] == BLACK else "O"
+        raise ValueError(f"the {colour} stone at row {r + 1}, column {c + 1} belongs to a string without liberties: "
+                         "it would have been captured, so the position cannot arise")
     return Position(board, _SYMBOLS[to_play])
 
 

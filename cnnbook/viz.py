@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Circle, Patch, Rectangle
 
 from .datasets import SHAPES, Scene
 
@@ -251,3 +251,45 @@ def gradcam_figure(photo: np.ndarray, maps: Mapping[str, np.ndarray], size: floa
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def go_board(ax: plt.Axes, board: np.ndarray, heat: np.ndarray | None = None, marks: Mapping[str, tuple[int, int]] | None = None,
+             title: str = "", cmap: str = "YlOrRd", vmin: float = 0.0, vmax: float | None = None,
+             stones: float = 1.0) -> None:
+    """Draw a Go board (an array of 0 empty, 1 black, 2 white) on ``ax``.
+
+    ``heat``, one value per point, is painted as a square under each point (a feature plane or
+    the policy's probabilities) on a scale from ``vmin`` to ``vmax`` (default: its maximum);
+    ``stones`` sets how opaque the stones are drawn over it.
+    ``marks`` rings points, e.g. ``{"answer": (row, col)}``, with a legend.
+    """
+    board = np.asarray(board)
+    size = board.shape[0]
+    ax.set_facecolor("#dcb35c")
+    if heat is not None:
+        heat = np.asarray(heat, dtype=float).reshape(size, size)
+        top = vmax if vmax is not None else heat.max()
+        image = ax.imshow(heat, cmap=cmap, vmin=vmin, vmax=max(top, vmin + 1e-12),
+                          extent=(-0.5, size - 0.5, size - 0.5, -0.5), interpolation="nearest")
+        plt.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    for i in range(size):
+        ax.plot([0, size - 1], [i, i], color="black", lw=0.5, zorder=1)
+        ax.plot([i, i], [0, size - 1], color="black", lw=0.5, zorder=1)
+    if size == 19:  # the nine star points
+        for r in (3, 9, 15):
+            for c in (3, 9, 15):
+                ax.plot(c, r, "o", color="black", markersize=2.5, zorder=1)
+    for colour, face in ((1, "black"), (2, "white")):
+        for r, c in zip(*np.nonzero(board == colour)):
+            ax.add_patch(Circle((c, r), 0.45, facecolor=face, edgecolor="black", linewidth=0.6, alpha=stones, zorder=2))
+    for (label, (r, c)), colour in zip((marks or {}).items(), ("#d62728", "#1f77b4", "#2ca02c")):
+        ax.add_patch(Circle((c, r), 0.6, facecolor="none", edgecolor=colour, linewidth=2.2, zorder=3, label=label))
+    if marks:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=len(marks), fontsize=8, frameon=False)
+    ax.set_xlim(-0.7, size - 0.3)
+    ax.set_ylim(size - 0.3, -0.7)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)

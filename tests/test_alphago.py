@@ -60,6 +60,8 @@ def test_parse_reads_a_full_board_and_prints_it_back():
     ("\n".join(["." * 19] * 18 + ["." * 18]), "X", "row 19 has 18 points, expected 19"),
     ("\n".join(["." * 19] * 3 + ["..x" + "." * 16] + ["." * 19] * 15), "X", r"row 4, column 3: 'x' is not a point"),
     ("\n".join(["." * 19] * 19), "B", "to_play must be 'X' .* or 'O'"),
+    ("\n".join(["XO" + "." * 17, "O" + "." * 18] + ["." * 19] * 17), "X",
+     "the X stone at row 1, column 1 belongs to a string without liberties"),
 ])
 def test_parse_errors_say_what_is_wrong(text, to_play, message):
     with pytest.raises(ValueError, match=message):
@@ -274,10 +276,10 @@ def test_a_small_policy_network_learns_to_capture():
     torch.manual_seed(0)
     net = alphago.PolicyNetwork(k=16)
     before = alphago.accuracy(net, x_test, test_set.moves, test_set.legal)
-    losses = alphago.fit(net, x_train, train_set.moves, train_set.legal, epochs=6, lr=2e-3, seed=0)
+    losses = alphago.fit(net, x_train, train_set.moves, train_set.legal, epochs=10, lr=2e-3, seed=0)
     after = alphago.accuracy(net, x_test, test_set.moves, test_set.legal)
     assert losses[-1] < losses[0]
-    assert before < 0.1 and after > 0.6
+    assert before < 0.1 and after > 0.6  # measured 0.78 (0.70 to 0.78 over training seeds 0-3)
     assert all(p.grad is None for p in net.parameters())
     with pytest.raises(ValueError, match="same number of positions"):
         alphago.fit(net, x_train[:5], train_set.moves[:4])

@@ -30,6 +30,7 @@ PAGES = {
     "book/08-what-does-a-cnn-learn": "8. What does a CNN learn?",
     "book/09-fooling": "9. Fooling a CNN",
     "book/10-gradcam": "10. Grad-CAM: where did the network look?",
+    "book/11-alphago": "11. AlphaGo\u2019s policy network",  # Sphinx's smart quote
 }
 #: The pages that load pretrained networks, and which ones.
 USES_WEIGHTS = {
