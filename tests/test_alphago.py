@@ -79,8 +79,8 @@ def test_liberties_of_hand_made_strings_including_edges_and_atari():
 
 
 def test_stones_of_different_colours_never_share_a_string():
-    labels, count = alphago.strings(board("XO\nOX").board)
-    assert count == 4 and len(set(labels.flatten().tolist())) == 4
+    labels, count = alphago.strings(np.array([[BLACK, WHITE, EMPTY], [WHITE, BLACK, EMPTY], [EMPTY] * 3]))
+    assert count == 4 and len(set(labels[labels > 0].tolist())) == 4
 
 
 def test_a_capture_removes_the_string_and_frees_its_points():
@@ -127,14 +127,22 @@ def test_own_eye_is_not_sensible():
 
 
 def test_a_false_eye_is_not_an_eye():
-    # (1,1) is surrounded by X but two of its diagonals are O: a false eye
+    # (2,2) is surrounded by X; two of its diagonals are O: a false eye. With one O diagonal it is
+    # still a real eye in the middle of the board.
     position = board("""
-        O X . . .
-        X . X . .
-        O X . . .
         . . . . .
+        . O X O .
+        . X . X .
+        . . X . .
         . . . . .""", "X")
-    assert not alphago.is_eye(position, 1, 1)
+    assert not alphago.is_eye(position, 2, 2)
+    one_hostile = board("""
+        . . . . .
+        . O X . .
+        . X . X .
+        . . X . .
+        . . . . .""", "X")
+    assert alphago.is_eye(one_hostile, 2, 2)
 
 
 # --- the 48 planes --------------------------------------------------------------------------------
