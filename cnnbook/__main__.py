@@ -109,6 +109,30 @@ def gradcam(args: argparse.Namespace) -> int:
     return 0
 
 
+def notebooks(args: argparse.Namespace) -> int:
+    from . import notebooks as nb
+
+    if args.check:
+        problems = nb.out_of_sync()
+        for problem in problems:
+            print(problem)
+        print("all chapter notebooks are in sync" if not problems else "run: python -m cnnbook notebooks")
+        return 1 if problems else 0
+    for path in nb.regenerate(quiet=True):
+        print(f"wrote {path.relative_to(nb.ROOT)}")
+    return 0
+
+
+def check_site(args: argparse.Namespace) -> int:
+    from . import sitecheck
+
+    try:
+        return sitecheck.main(args.html, int(args.budget * 1e6))
+    except FileNotFoundError as err:
+        print(err, file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnnbook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
         "gradcam", gradcam, help="Grad-CAM heatmaps of AlexNet, VGG16 and ResNet18 over a photo, saved as a PNG",
         description="Save a figure of PHOTO with each network's Grad-CAM heatmap for its top class.",
     ).add_argument("--out", default="gradcam.png", help="where to save the figure (default gradcam.png)")
+    paired = commands.add_parser(
+        "notebooks", help="regenerate the .ipynb beside every chapter (for Colab), or --check them",
+        description="Give every chapter the install cell for the repository in _config.yml and rewrite "
+        "its jupytext-paired .ipynb (cell ids kept, no outputs).")
+    paired.add_argument("--check", action="store_true", help="only report the pairs that are out of sync")
+    paired.set_defaults(run=notebooks)
+    site = commands.add_parser(
+        "check-site", help="check a built book: links, anchors, images and alt text, error output, page weight",
+        description="Check every page of a built book and print each page's weight.")
+    site.add_argument("html", nargs="?", default="_build/html", help="the built site (default _build/html)")
+    site.add_argument("--budget", type=float, default=1.5, help="largest page weight in MB (default 1.5)")
+    site.set_defaults(run=check_site)
     return parser
 
 

@@ -91,10 +91,29 @@ def _report(app: Sphinx, exception: Exception | None) -> None:
     )
 
 
+def _unique_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """Drop repeated script tags from a page. sphinx-thebe registers its inline configuration
+    (``const THEBE_JS_URL = ...``) once per read phase, and a second copy of a ``const`` is a
+    SyntaxError in the reader's browser console."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        attributes = getattr(script, "attributes", {}) or {}
+        key = (str(getattr(script, "filename", script) or ""), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-read", _doctree_read)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("env-get-outdated", _outdated)
     app.connect("build-finished", _report)
+    # first in line: html-page-context stops at the first handler that returns a template name
+    app.connect("html-page-context", _unique_scripts, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from html import escape
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -195,11 +197,24 @@ def conv_animation(image: np.ndarray, kernel: np.ndarray, stride: int = 1, paddi
     return FuncAnimation(fig, draw, frames=len(positions), interval=interval, blit=False)
 
 
-def animation_html(animation, default_mode: str = "once") -> str:
-    """The animation as self-contained HTML/JavaScript (frames embedded), and its figure closed."""
+def animation_html(animation, alt: str, default_mode: str = "once") -> str:
+    """The animation as self-contained HTML/JavaScript (frames embedded), and its figure closed.
+
+    ``alt`` describes the animation for readers who cannot see it. The player's image starts out
+    showing the first frame, so the page shows something before (or without) its JavaScript.
+    """
+    if not alt.strip():
+        raise ValueError("alt must describe the animation in words")
     html = animation.to_jshtml(default_mode=default_mode)
     plt.close(animation._fig)
-    return html
+    first = re.search(r'frames\[0\] = "(data:image/[^"]+)"', html)
+    tag = re.search(r'<img id="(_anim_img\w+)">', html)
+    if first is None or tag is None:
+        raise RuntimeError("matplotlib's JSHTML player has changed: no first frame or player image found")
+    # the frame is a JavaScript string continued over lines with backslashes: keep the base64 only
+    header, payload = first.group(1).split(",", 1)
+    src = header + "," + re.sub(r"[^A-Za-z0-9+/=]", "", payload)
+    return html.replace(tag.group(0), f'<img id="{tag.group(1)}" alt="{escape(alt, quote=True)}" src="{src}">', 1)
 
 
 def feature_grid(maps, count: int = 32, columns: int = 8, title: str = "", size: float = 1.1) -> Figure:

@@ -1,5 +1,6 @@
 """The book itself: a clean strict build, what the pages show, and the build's own safeguards."""
 
+import json
 import os
 import re
 import shutil
@@ -14,9 +15,8 @@ import torchvision
 import yaml
 
 from cnnbook import models, notice
+from conftest import JUPYTER_BOOK, REPO, build, log  # the whole book is built once, in conftest
 
-REPO = Path(__file__).resolve().parents[1]
-JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 PAGES = {
     "book/preface": "Preface",
     "book/01-why-not-mlp": "1. Why not an MLP for images?",
@@ -45,34 +45,6 @@ USES_WEIGHTS = {
 pytestmark = pytest.mark.build
 
 
-def build(source: Path, out: Path, env: dict[str, str], clean: bool = True) -> subprocess.CompletedProcess:
-    """``jupyter-book build`` in strict mode: every cell error and Sphinx warning fails it."""
-    command = [str(JUPYTER_BOOK), "build", str(source), "--path-output", str(out), "-W", "--keep-going"]
-    if clean:
-        command.append("--all")
-    full_env = {**os.environ, **env}
-    full_env.pop("MPLBACKEND", None)  # the kernel must use its inline backend
-    return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=1200)
-
-
-def log(result: subprocess.CompletedProcess) -> str:
-    return result.stdout + result.stderr
-
-
-@pytest.fixture(scope="module")
-def offline_env(tmp_path_factory) -> dict[str, str]:
-    """No cached weights and no download attempts: how the book builds on a machine offline."""
-    home = tmp_path_factory.mktemp("torch_home")
-    return {"TORCH_HOME": str(home), "CNNBOOK_OFFLINE": "1", "CNNBOOK_REQUIRE_WEIGHTS": "0"}
-
-
-@pytest.fixture(scope="module")
-def book(tmp_path_factory, offline_env):
-    out = tmp_path_factory.mktemp("book")
-    result = build(REPO, out, offline_env)
-    return result, out / "_build" / "html"
-
-
 def test_strict_build_of_the_whole_book_passes(book):
     result, html = book
     assert result.returncode == 0, log(result)[-5000:]
@@ -86,6 +58,61 @@ def test_every_chapter_is_built_with_its_title(book, page):
     assert PAGES[page] in text
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_colab_and_binder_buttons_open_the_chapters_notebook(book, page):
+    """Every chapter has both launch buttons, and each points at a notebook in this repository."""
+    from cnnbook.notebooks import repository_url
+
+    _, html = book
+    text = (html / f"{page}.html").read_text()
+    owner_repo = repository_url(REPO).removeprefix("https://github.com/")
+    colab = re.findall(r'href="https://colab\.research\.google\.com/github/([^"]+)"', text)
+    binder = re.findall(r'href="https://mybinder\.org/v2/gh/([^"]+)"', text)
+    assert len(colab) == 1 and len(binder) == 1, (colab, binder)
+    colab_repo, colab_path = re.fullmatch(r"([^/]+/[^/]+)/blob/main/(.+)", colab[0]).groups()
+    binder_repo, binder_path = re.fullmatch(r"([^/]+/[^/]+)/main\?urlpath=lab/tree/(.+)", binder[0]).groups()
+    assert colab_repo == binder_repo == owner_repo
+    assert colab_path == binder_path == f"{page}.ipynb"
+    assert (REPO / colab_path).is_file()
+
+
+def test_the_install_cell_is_neither_shown_nor_run(book):
+    from cnnbook.notebooks import INSTALL_FIRST_LINE
+
+    result, html = book
+    for page in PAGES:
+        assert "install cnnbook first" not in (html / f"{page}.html").read_text(), page
+    executed = json.loads((html.parent / "jupyter_execute" / "book" / "preface.ipynb").read_text())
+    first = executed["cells"][0]
+    assert "".join(first["source"]).startswith(INSTALL_FIRST_LINE)
+    assert first["execution_count"] is None and first["outputs"] == []
+
+
+def test_the_built_site_checks_out(book):
+    """Links, anchors, images with alt text, no error output, widgets with a fallback, page weight."""
+    from cnnbook import sitecheck
+
+    _, html = book
+    report = sitecheck.check_site(html)
+    assert report.problems == [], "\n".join(report.problems)
+    assert {f"{page}.html" for page in PAGES} <= {p.page for p in report.pages}
+    assert max(p.weight for p in report.pages) <= sitecheck.PAGE_BUDGET
+
+
+def test_the_references_page_lists_every_paper_the_chapters_cite(book):
+    _, html = book
+    keys = set(re.findall(r"^@\w+\{([^,]+),", (REPO / "book" / "references.bib").read_text(), re.M))
+    cited = set()
+    for chapter in (REPO / "book").glob("*.md"):
+        for group in re.findall(r"\{cite[a-z:]*\}`([^`]+)`", chapter.read_text()):
+            cited |= {key.strip() for key in group.split(",")}
+    assert cited == keys, f"cited but not in the .bib: {cited - keys}; in the .bib, never cited: {keys - cited}"
+    page = (html / "book" / "references.html").read_text()
+    assert page.count('role="doc-biblioentry"') == len(keys)
+    for title in ("Deep residual learning", "Mastering the game of"):
+        assert title in page
+
+
 ERROR_MARKERS = ("Traceback (most recent call last)", "output traceback", "output stderr", "highlight-ipythontb")
 
 
@@ -95,6 +122,8 @@ def test_no_page_shows_a_traceback_or_error_output(book, page):
     text = (html / f"{page}.html").read_text()
     for bad in ERROR_MARKERS:
         assert bad not in text, f"{page} shows {bad!r}"
+    # a repeated `const` declaration is a SyntaxError in the browser (cnnbook.sphinxext dedupes)
+    assert text.count("const THEBE_JS_URL") <= 1
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if p not in USES_WEIGHTS])

@@ -58,8 +58,17 @@ def test_conv_animation_moves_the_window_and_fills_the_map(stride, padding):
     assert out_texts == [f"{v:g}" for v in expected.ravel()]
     animation._draw_frame(0)
     assert [t.get_text() for t in animation._fig.axes[2].texts][1] == ""  # later cells not yet filled
-    html = viz.animation_html(animation)
-    assert html.count("data:image/png;base64") == frames
+    html = viz.animation_html(animation, alt='the window slides; "quotes" are escaped')
+    # every frame once for the player, and the first again as the image shown before it plays
+    assert html.count("data:image/png;base64") == frames + 1
+    assert 'alt="the window slides; &quot;quotes&quot; are escaped" src="data:image/png;base64' in html
+    import base64
+    import re
+
+    src = re.search(r'<img id="_anim_img\w+" alt="[^"]*" src="data:image/png;base64,([^"]*)"', html).group(1)
+    assert base64.b64decode(src, validate=True).startswith(b"\x89PNG")  # a valid image, not a JS string
+    with pytest.raises(ValueError, match="alt must describe"):
+        viz.animation_html(animation, alt=" ")
 
 
 def test_animation_rejects_what_conv2d_rejects():
