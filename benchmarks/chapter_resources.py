@@ -20,15 +20,15 @@ from pathlib import Path
 
 import nbclient
 import psutil
-import yaml
 from myst_nb.core.read import read_myst_markdown_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def chapters() -> list[Path]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    return [REPO / f"{entry}.md" for entry in [toc["root"], *(c["file"] for c in toc.get("chapters", []))]]
+    from cnnbook.notebooks import chapters as notebook_pages
+
+    return notebook_pages(REPO)  # every notebook page of _toc.yml (the references page is not one)
 
 
 def plant(home: Path) -> None:

@@ -53,16 +53,19 @@ def methods(model, layer):
     return found
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args()
+def describe() -> str:
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads; ResNet18 (random weights), layer4[-1], 224x224")
+
+
+def measure(repeats: int = 15, batches: tuple[int, ...] = (1, 8)) -> dict[int, dict[str, dict[str, float]]]:
+    """Median, min and max milliseconds of each method per batch size, and the ratio of each
+    median to forward-only's, over ``repeats`` interleaved rounds."""
     torch.manual_seed(0)
     model = torchvision.models.resnet18().eval()
     layer = model.layer4[-1]
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; ResNet18 (random weights), layer4[-1], 224x224")
-    for batch in (1, 8):
+    results = {}
+    for batch in batches:
         x = torch.rand(batch, 3, 224, 224)
         with torch.no_grad():
             predictions[batch] = model(x).argmax(1)
@@ -70,17 +73,27 @@ def main() -> None:
         for fn in runs.values():  # warm up
             fn(x)
         times = {name: [] for name in runs}
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             for name, fn in runs.items():
                 start = time.perf_counter()
                 fn(x)
                 times[name].append((time.perf_counter() - start) * 1000)
         base = statistics.median(times["forward only"])
+        results[batch] = {name: {"median_ms": statistics.median(v), "min_ms": min(v), "max_ms": max(v),
+                                 "ratio": statistics.median(v) / base} for name, v in times.items()}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    print(describe())
+    for batch, found in measure(args.repeats).items():
         print(f"\nbatch {batch}: median of {args.repeats} interleaved rounds")
-        for name, values in times.items():
-            median = statistics.median(values)
-            print(f"  {name:<22} {median:8.1f} ms  (min {min(values):.1f}, max {max(values):.1f})  "
-                  f"{median / base:5.2f}x forward")
+        for name, t in found.items():
+            print(f"  {name:<22} {t['median_ms']:8.1f} ms  (min {t['min_ms']:.1f}, max {t['max_ms']:.1f})  "
+                  f"{t['ratio']:5.2f}x forward")
 
 
 if __name__ == "__main__":

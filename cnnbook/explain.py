@@ -37,8 +37,28 @@ def _targets(target: int | Sequence[int] | torch.Tensor | None, logits: torch.Te
     return chosen.to(logits.device)
 
 
+def _chunks(x: torch.Tensor, target: int | Sequence[int] | torch.Tensor | None, batch_size: int | None):
+    """``(x, target)`` in pieces of at most ``batch_size`` images, each with its own targets.
+
+    Grad-CAM maps, FGSM and iterated FGSM treat every image on its own (in eval mode), so working
+    in pieces gives the same result with memory that does not grow with the batch."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a whole number >= 1 or None, got {batch_size!r}")
+    if batch_size is None or len(x) <= batch_size:
+        yield x, target
+        return
+    per_image = target is not None and not isinstance(target, int)
+    if per_image:
+        target = torch.as_tensor(target, dtype=torch.long).reshape(-1)
+        if len(target) != len(x):
+            raise ValueError(f"target has {len(target)} classes but the batch has {len(x)} images; "
+                             "give one class per image, a single int, or None for the predictions")
+    for start in range(0, len(x), batch_size):
+        yield x[start:start + batch_size], target[start:start + batch_size] if per_image else target
+
+
 def gradcam_raw(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
-                target: int | Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+                target: int | Sequence[int] | torch.Tensor | None = None, batch_size: int | None = 32) -> torch.Tensor:
     """The Grad-CAM map before ReLU and normalisation, at the layer's resolution ``(B, h, w)``.
 
     With ``A`` the layer's output ``(B, K, h, w)`` and ``y`` the target class's score, each channel
@@ -49,8 +69,14 @@ def gradcam_raw(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
     gradient is taken with ``torch.autograd.grad`` with respect to exactly that output: an in-place
     ReLU after the layer cannot spoil it, frozen parameters and ``torch.no_grad()`` around the call
     do not matter, no ``.grad`` is written, and nothing is back-propagated below the layer.
+    ``batch_size`` images go through at a time (None: all at once); the maps are the same.
     """
     module = _resolve(model, layer)
+    return torch.cat([_gradcam_raw(model, module, xb, tb) for xb, tb in _chunks(x, target, batch_size)])
+
+
+def _gradcam_raw(model: nn.Module, module: nn.Module, x: torch.Tensor,
+                 target: int | Sequence[int] | torch.Tensor | None) -> torch.Tensor:
     kept: dict[str, torch.Tensor] = {}
 
     def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> torch.Tensor:
@@ -85,30 +111,36 @@ def normalise(maps: torch.Tensor) -> torch.Tensor:
 
 
 def gradcam(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
-            target: int | Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+            target: int | Sequence[int] | torch.Tensor | None = None, batch_size: int | None = 32) -> torch.Tensor:
     """Grad-CAM heatmaps ``(B, H, W)`` in [0, 1] at the input's size.
 
     ``layer`` is a module of ``model`` or its name (``"features.11"``, ``"layer4.1"``); ``target``
     is None (each image's predicted class), one class for all images, or one class per image.
     The map is the ReLU of :func:`gradcam_raw`, upsampled bilinearly to ``x``'s height and width
-    and scaled to [0, 1] per image (all zeros where nothing is positive).
+    and scaled to [0, 1] per image (all zeros where nothing is positive). ``batch_size`` images
+    are processed at a time (None: all at once).
     """
-    raw = gradcam_raw(model, layer, x, target).clamp_min(0)
+    raw = gradcam_raw(model, layer, x, target, batch_size).clamp_min(0)
     upsampled = F.interpolate(raw[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     return normalise(upsampled)
 
 
 def fgsm(model: nn.Module, x: torch.Tensor, eps: float,
-         target: int | Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+         target: int | Sequence[int] | torch.Tensor | None = None, batch_size: int | None = 64) -> torch.Tensor:
     """Fast gradient sign method: ``x + eps * sign(d loss / d x)``, clipped to [0, 1].
 
     ``target`` is the true label(s) whose loss is increased; None uses the model's own predictions.
     The result stays within ``eps`` of ``x`` in every pixel. The model's parameters get no ``.grad``.
+    ``batch_size`` images are attacked at a time (None: all at once); the result is the same.
     """
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
     if eps == 0:
         return x.clone()
+    return torch.cat([_fgsm(model, xb, eps, tb) for xb, tb in _chunks(x, target, batch_size)])
+
+
+def _fgsm(model: nn.Module, x: torch.Tensor, eps: float, target) -> torch.Tensor:
     with torch.enable_grad():
         x_in = x.detach().clone().requires_grad_(True)
         logits = model(x_in)
@@ -119,13 +151,14 @@ def fgsm(model: nn.Module, x: torch.Tensor, eps: float,
 
 
 def pgd(model: nn.Module, x: torch.Tensor, eps: float, steps: int = 10, step_size: float | None = None,
-        target: int | Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+        target: int | Sequence[int] | torch.Tensor | None = None, batch_size: int | None = 64) -> torch.Tensor:
     """Iterated FGSM (projected gradient descent, Madry et al. 2018) without a random start.
 
     ``steps`` FGSM steps of ``step_size`` (default ``2.5 * eps / steps``), each followed by a
     projection back into the box ``|x_adv - x| <= eps`` and into [0, 1]. Small steps follow the
     loss where one big FGSM step overshoots it, so the attack keeps getting stronger as ``eps``
     grows. ``target`` as for :func:`fgsm`; None fixes each image's label to the prediction on ``x``.
+    ``batch_size`` images are attacked at a time (None: all at once).
     """
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
@@ -138,6 +171,10 @@ def pgd(model: nn.Module, x: torch.Tensor, eps: float, steps: int = 10, step_siz
     x = x.detach()
     if eps == 0:
         return x.clone()
+    return torch.cat([_pgd(model, xb, eps, steps, step_size, tb) for xb, tb in _chunks(x, target, batch_size)])
+
+
+def _pgd(model: nn.Module, x: torch.Tensor, eps: float, steps: int, step_size: float, target) -> torch.Tensor:
     with torch.no_grad():
         labels = _targets(target, model(x))
     adv = x.clone()

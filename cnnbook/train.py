@@ -73,12 +73,19 @@ def fit(
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of ``x`` that ``model`` labels correctly (evaluated in eval mode)."""
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+    """Fraction of ``x`` that ``model`` labels correctly (evaluated in eval mode, without
+    gradients, ``batch_size`` images at a time so that memory does not grow with ``len(x)``)."""
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
     was_training = model.training
     model.eval()
-    correct = (model(x).argmax(dim=1) == y).sum().item()
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            correct = sum((model(x[i:i + batch_size]).argmax(dim=1) == y[i:i + batch_size]).sum().item()
+                          for i in range(0, len(x), batch_size))
+    finally:
+        model.train(was_training)
     return correct / len(y)
 
 

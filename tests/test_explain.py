@@ -170,3 +170,21 @@ def test_rank_correlation_agrees_with_scipy_and_handles_ties_and_flat_maps():
     assert torch.allclose(explain.rank_correlation(a, -a)[[0, 1]], -torch.ones(2))
     with pytest.raises(ValueError, match="same shape"):
         explain.rank_correlation(a, b[:, :3])
+
+
+def test_working_in_pieces_gives_the_same_maps_and_attacks():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(4, 5, 3, padding=1),
+                          nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 3)).eval()
+    x = torch.rand(7, 3, 8, 8)
+    targets = [0, 1, 2, 0, 1, 2, 0]
+    for target in (None, 2, targets, torch.tensor(targets)):
+        whole = explain.gradcam(model, "2", x, target, batch_size=None)
+        assert torch.allclose(explain.gradcam(model, "2", x, target, batch_size=3), whole, atol=1e-6)
+        assert torch.equal(explain.fgsm(model, x, 0.1, target, batch_size=2), explain.fgsm(model, x, 0.1, target, batch_size=None))
+        assert torch.equal(explain.pgd(model, x, 0.1, steps=3, target=target, batch_size=4),
+                           explain.pgd(model, x, 0.1, steps=3, target=target, batch_size=None))
+    with pytest.raises(ValueError, match="target has 6 classes but the batch has 7 images"):
+        explain.gradcam(model, "2", x, targets[:6], batch_size=3)
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1"):
+        explain.fgsm(model, x, 0.1, batch_size=0)

@@ -117,3 +117,15 @@ def test_chapter_7_claim_deep_plain_net_trains_worse_and_shortcuts_fix_it():
         final[(blocks, residual)] = train.fit(net, data.train_x, data.train_y, epochs=8, lr=3e-3, seed=0)[-1]
     assert final[(15, False)] > final[(3, False)]
     assert final[(15, True)] < final[(15, False)] / 3
+
+
+def test_accuracy_counts_the_same_in_any_batch_size_and_builds_no_graph():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    x, y = torch.rand(50, 1, 3, 4), torch.randint(0, 3, (50,))
+    expected = (model(x).argmax(1) == y).float().mean().item()
+    assert train.accuracy(model, x, y, batch_size=7) == pytest.approx(expected)
+    assert train.accuracy(model, x, y) == pytest.approx(expected)
+    assert all(p.grad is None for p in model.parameters())
+    with pytest.raises(ValueError, match="x has 50 images but y has 49 labels"):
+        train.accuracy(model, x, y[:49])
