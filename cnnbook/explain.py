@@ -86,6 +86,11 @@ def _gradcam_raw(model: nn.Module, module: nn.Module, x: torch.Tensor,
         kept["activation"] = output.detach().requires_grad_(True)
         return kept["activation"].clone()  # what later (possibly in-place) layers may modify
 
+    # Only the gradient with respect to the layer's output is needed: with the parameters frozen
+    # for the pass, autograd records nothing before the layer (less memory, less time).
+    frozen = [p for p in model.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
     handle = module.register_forward_hook(hook)
     try:
         with torch.enable_grad():
@@ -97,6 +102,8 @@ def _gradcam_raw(model: nn.Module, module: nn.Module, x: torch.Tensor,
             (grads,) = torch.autograd.grad(score, kept["activation"])
     finally:
         handle.remove()
+        for p in frozen:
+            p.requires_grad_(True)
     activation = kept["activation"].detach()
     weights = grads.mean(dim=(2, 3), keepdim=True)
     return (weights * activation).sum(dim=1)

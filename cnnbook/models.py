@@ -100,6 +100,25 @@ def _fetch(weights: WeightsEnum) -> tuple[Path | None, str]:
         return None, f"it is not in the cache and the download failed ({reason})"
 
 
+def release_freed_memory() -> None:
+    """Give memory that Python and PyTorch have freed back to the operating system.
+
+    After a chapter trains a small network, glibc's allocator keeps the freed heap (on this book's
+    chapters, a few hundred MB) for reuse, and the process's resident memory stays high; loading a
+    large pretrained network on top of that is what pushes a chapter over its memory budget. This
+    collects garbage and asks glibc to return free pages (``malloc_trim``); elsewhere it only
+    collects garbage.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        pass
+
+
 def load(name: str) -> nn.Module:
     """The torchvision model ``name`` in evaluation mode, pretrained when the weights can be had.
 
@@ -109,6 +128,7 @@ def load(name: str) -> nn.Module:
     """
     weights = default_weights(name)
     path, why = _fetch(weights)
+    release_freed_memory()  # room for hundreds of MB of weights (VGG16: 528 MB)
     if path is not None:
         # Build the network on the meta device (no memory, no random init) and let it take over
         # the checkpoint's tensors, memory-mapped from the file: one copy of the weights, not two.

@@ -31,6 +31,7 @@ PAGES = {
     "book/09-fooling": "9. Fooling a CNN",
     "book/10-gradcam": "10. Grad-CAM: where did the network look?",
     "book/11-alphago": "11. AlphaGo\u2019s policy network",  # Sphinx's smart quote
+    "book/how-this-book-is-built": "Appendix: how this book is built",
 }
 #: The pages that load pretrained networks, and which ones.
 USES_WEIGHTS = {

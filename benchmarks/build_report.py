@@ -1,0 +1,227 @@
+"""Measure the whole book against its budgets and write benchmarks/report.json.
+
+    python benchmarks/build_report.py                # weights from your cache, 3 runs of everything
+    python benchmarks/build_report.py --plant        # stand-in checkpoints of the real size (offline)
+    python benchmarks/build_report.py --runs 5 --out /tmp/report.json
+
+Each run copies the book's sources to a temporary folder and measures, with jupyter-book's strict
+build (``--all -W --keep-going``):
+
+- a cold build (an empty jupyter-cache: every chapter executes);
+- a rebuild with nothing changed (nothing may execute);
+- a rebuild after a code cell is added to one chapter (only that chapter may execute);
+- each chapter's execution time, as jupyter-cache recorded it in the cold build;
+- each chapter's peak memory, the RSS of its kernel (and the kernel's children), run on its own;
+- Grad-CAM on ResNet18 against forward-only, Captum and pytorch-grad-cam (benchmarks/gradcam_speed.py).
+
+Every figure is kept as the median and the spread (min, max) over the runs, beside its budget, with
+the machine described. The appendix page "How this book is built" reads the report. This is a
+benchmark, run on demand; nothing here is a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import chapter_resources  # noqa: E402
+import gradcam_speed  # noqa: E402
+
+from cnnbook import notebooks  # noqa: E402
+
+JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+EDITED = "book/04-pooling.md"
+
+BUDGETS = {
+    "cold_build_s": 300,
+    "warm_rebuild_s": 30,
+    "chapter_s": 60,
+    "chapter_peak_rss_mb": 1500,
+    "gradcam_ratio_batch1": 1.15,
+}
+
+
+def machine() -> dict[str, str | int | float]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "system": f"{platform.system()} {platform.release()}"}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
+
+
+def copy_sources(dst: Path) -> Path:
+    """The book's sources in ``dst`` (the appendix reads the previous report, if there is one)."""
+    dst.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, dst / name)
+    shutil.copytree(REPO / "book", dst / "book")
+    previous = REPO / "benchmarks" / "report.json"
+    if previous.is_file():
+        (dst / "benchmarks").mkdir()
+        shutil.copy(previous, dst / "benchmarks" / "report.json")
+    return dst
+
+
+def build(src: Path, out: Path, env: dict[str, str], clean: bool) -> tuple[float, list[str], str]:
+    """One strict build; returns (seconds, pages it executed, log)."""
+    command = [str(JUPYTER_BOOK), "build", str(src), "--path-output", str(out), "-W", "--keep-going"]
+    if clean:
+        command.append("--all")
+    full_env = {**os.environ, **env}
+    full_env.pop("MPLBACKEND", None)
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=1800)
+    seconds = time.perf_counter() - start
+    log = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise RuntimeError(f"the build failed:\n{log[-3000:]}")
+    return seconds, executed_pages(log), log
+
+
+def executed_pages(log: str) -> list[str]:
+    """The pages a build executed, from its log."""
+    return sorted({Path(m).stem for m in re.findall(r"(\S+\.md): Executing notebook", log)})
+
+
+def execution_seconds(out: Path) -> dict[str, float]:
+    """Each chapter's execution time as jupyter-cache recorded it."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(out / "_build" / ".jupyter_cache")
+    latest = {}
+    for record in sorted(cache.list_cache_records(), key=lambda r: r.created):
+        latest[Path(record.uri).stem] = record.data.get("execution_seconds")
+    return latest
+
+
+def measure_builds(runs: int, env: dict[str, str]) -> dict:
+    cold, warm, edit, chapters = [], [], [], {}
+    warm_executed, edit_executed = set(), set()
+    for run in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = copy_sources(Path(tmp) / "src")
+            out = Path(tmp) / "out"
+            seconds, executed, _ = build(src, out, env, clean=True)
+            cold.append(seconds)
+            for page, value in execution_seconds(out).items():
+                chapters.setdefault(page, []).append(value)
+            seconds, executed, _ = build(src, out, env, clean=False)
+            warm.append(seconds)
+            warm_executed |= set(executed)
+            chapter = src / EDITED
+            chapter.write_text(chapter.read_text() + f"\n```{{code-cell}} ipython3\n# an edit, run {run}\n```\n")
+            seconds, executed, _ = build(src, out, env, clean=False)
+            edit.append(seconds)
+            edit_executed |= set(executed)
+        print(f"  build run {run + 1}/{runs}: cold {cold[-1]:.0f} s, warm {warm[-1]:.1f} s, one chapter "
+              f"{edit[-1]:.1f} s", flush=True)
+    return {
+        "cold_build_s": spread(cold),
+        "warm_rebuild_s": {**spread(warm), "executed": sorted(warm_executed)},
+        "one_chapter_rebuild_s": {**spread(edit), "edited": Path(EDITED).stem, "executed": sorted(edit_executed)},
+        "chapter_s": {page.stem: spread(chapters[page.stem]) for page in notebooks.chapters(REPO) if page.stem in chapters},
+    }
+
+
+def measure_memory(runs: int) -> dict:
+    peaks: dict[str, list[float]] = {}
+    for run in range(runs):
+        for page in notebooks.chapters(REPO):
+            _, rss = chapter_resources.run(page)
+            peaks.setdefault(page.stem, []).append(rss)
+        print(f"  memory run {run + 1}/{runs} done", flush=True)
+    return {page: spread(values) for page, values in peaks.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs of every measurement (default 3)")
+    parser.add_argument("--plant", action="store_true", help="stand-in checkpoints in a temporary TORCH_HOME")
+    parser.add_argument("--gradcam-repeats", type=int, default=15)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "report.json")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    from cnnbook import models
+
+    with tempfile.TemporaryDirectory() as home:
+        env = {}
+        if args.plant:
+            chapter_resources.plant(Path(home))
+            env = {"TORCH_HOME": home, "CNNBOOK_OFFLINE": "1"}
+            os.environ.update(env)
+        weights = ("stand-in checkpoints of the real size (random values)" if args.plant else
+                   "pretrained" if all(models.checkpoint_path(n).is_file() for n in models.BOOK_MODELS) else
+                   "untrained (no checkpoints in the cache)")
+        print(f"measuring on {machine()['cpu']}; weights: {weights}", flush=True)
+        builds = measure_builds(args.runs, env)
+        memory = measure_memory(args.runs)
+    gradcam = gradcam_speed.measure(args.gradcam_repeats)
+    report = {
+        "measured": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "weights": weights,
+        "runs": args.runs,
+        "budgets": BUDGETS,
+        **builds,
+        "chapter_peak_rss_mb": memory,
+        "gradcam_ms": {str(batch): found for batch, found in gradcam.items()},
+        "gradcam_repeats": args.gradcam_repeats,
+    }
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(summary(report))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def summary(report: dict) -> str:
+    """The report as text, each figure beside its budget."""
+    b = report["budgets"]
+    lines = [f"{report['machine']['cpu']}, {report['machine']['cores']} cores; weights: {report['weights']}; "
+             f"median (min-max) of {report['runs']} runs",
+             f"cold build        {report['cold_build_s']['median']:7.1f} s  budget {b['cold_build_s']} s",
+             f"warm rebuild      {report['warm_rebuild_s']['median']:7.1f} s  budget {b['warm_rebuild_s']} s, "
+             f"executed {report['warm_rebuild_s']['executed'] or 'nothing'}",
+             f"one-chapter edit  {report['one_chapter_rebuild_s']['median']:7.1f} s  executed "
+             f"{report['one_chapter_rebuild_s']['executed']} (edited {report['one_chapter_rebuild_s']['edited']})",
+             f"{'chapter':<30} {'seconds':>8} {'peak RSS MB':>12}"]
+    for page, t in report["chapter_s"].items():
+        rss = report["chapter_peak_rss_mb"].get(page, {}).get("median", float("nan"))
+        lines.append(f"{page:<30} {t['median']:8.1f} {rss:12.0f}")
+    g = report["gradcam_ms"]["1"]
+    lines.append(f"Grad-CAM batch 1: {g['cnnbook.gradcam']['ratio']:.2f}x forward-only (budget "
+                 f"{b['gradcam_ratio_batch1']}x)" + (f", pytorch-grad-cam {g['pytorch-grad-cam']['ratio']:.2f}x"
+                                                     if "pytorch-grad-cam" in g else ""))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
