@@ -283,8 +283,12 @@ def _moves(position: Position) -> dict[tuple[int, int], MoveResult]:
 def legal_moves(position: Position) -> np.ndarray:
     """Boolean ``(size, size)``: empty points where the side to play may place a stone (suicide
     excluded; ko not judged, see :func:`play`)."""
-    legal = np.zeros(position.board.shape, dtype=bool)
-    for (r, c), result in _moves(position).items():
+    return _legal_mask(_moves(position), position.board.shape)
+
+
+def _legal_mask(results: dict[tuple[int, int], MoveResult], shape: tuple[int, ...]) -> np.ndarray:
+    legal = np.zeros(shape, dtype=bool)
+    for (r, c), result in results.items():
         legal[r, c] = result.legal
     return legal
 
@@ -347,6 +351,11 @@ def encode(position: Position) -> torch.Tensor:
     sensibleness and zeros are computed; "turns since" and the two ladder planes stay zero (see
     :data:`FEATURES`). Eight-plane features are one-hot, values of 8 or more in the last plane.
     """
+    return _encode(position, _moves(position))
+
+
+def _encode(position: Position, results: dict[tuple[int, int], MoveResult]) -> torch.Tensor:
+    """:func:`encode` with every empty point's move already judged (``_moves``)."""
     board, size = position.board, position.size
     planes = np.zeros((48, size, size), dtype=np.float32)
     planes[0] = board == position.to_play  # stone colour, from the side to play
@@ -358,7 +367,7 @@ def encode(position: Position) -> torch.Tensor:
     self_atari = np.zeros((size, size), dtype=np.int32)
     after = np.zeros((size, size), dtype=np.int32)
     sensible = np.zeros((size, size), dtype=bool)
-    for (row, col), result in _moves(position).items():
+    for (row, col), result in results.items():
         if not result.legal:
             continue
         captured[row, col] = result.captured
@@ -412,11 +421,8 @@ def atari_positions(n: int, seed: int = 0, density: float = 0.12, size: int = SI
         (r, c), = captures
         positions.append(position)
         moves.append(int(r) * size + int(c))
-        planes.append(encode(position))
-        mask = np.zeros((size, size), dtype=bool)
-        for (mr, mc), result in results.items():
-            mask[mr, mc] = result.legal
-        legal.append(torch.from_numpy(mask).flatten())
+        planes.append(_encode(position, results))
+        legal.append(torch.from_numpy(_legal_mask(results, board.shape)).flatten())
     return AtariPositions(torch.stack(planes), torch.tensor(moves), torch.stack(legal), positions)
 
 

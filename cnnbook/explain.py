@@ -21,6 +21,15 @@ def _resolve(model: nn.Module, layer: nn.Module | str) -> nn.Module:
     return layer
 
 
+def _one_per_image(target: Sequence[int] | torch.Tensor, batch: int) -> torch.Tensor:
+    """A list or tensor of classes as a flat long tensor, checked to hold one class per image."""
+    chosen = torch.as_tensor(target, dtype=torch.long).reshape(-1)
+    if len(chosen) != batch:
+        raise ValueError(f"target has {len(chosen)} classes but the batch has {batch} images; "
+                         "give one class per image, a single int, or None for the predictions")
+    return chosen
+
+
 def _targets(target: int | Sequence[int] | torch.Tensor | None, logits: torch.Tensor) -> torch.Tensor:
     batch = logits.shape[0]
     if target is None:
@@ -28,10 +37,7 @@ def _targets(target: int | Sequence[int] | torch.Tensor | None, logits: torch.Te
     if isinstance(target, int):
         chosen = torch.full((batch,), target, dtype=torch.long)
     else:
-        chosen = torch.as_tensor(target, dtype=torch.long).reshape(-1)
-        if len(chosen) != batch:
-            raise ValueError(f"target has {len(chosen)} classes but the batch has {batch} images; "
-                             "give one class per image, a single int, or None for the predictions")
+        chosen = _one_per_image(target, batch)
     if chosen.min() < 0 or chosen.max() >= logits.shape[1]:
         raise ValueError(f"target classes must lie in 0..{logits.shape[1] - 1}, got {chosen.tolist()}")
     return chosen.to(logits.device)
@@ -49,10 +55,7 @@ def _chunks(x: torch.Tensor, target: int | Sequence[int] | torch.Tensor | None, 
         return
     per_image = target is not None and not isinstance(target, int)
     if per_image:
-        target = torch.as_tensor(target, dtype=torch.long).reshape(-1)
-        if len(target) != len(x):
-            raise ValueError(f"target has {len(target)} classes but the batch has {len(x)} images; "
-                             "give one class per image, a single int, or None for the predictions")
+        target = _one_per_image(target, len(x))
     for start in range(0, len(x), batch_size):
         yield x[start:start + batch_size], target[start:start + batch_size] if per_image else target
 

@@ -14,7 +14,7 @@ import torch
 import torchvision
 import yaml
 
-from cnnbook import models, notice
+from cnnbook import models, notice, sitecheck
 from conftest import JUPYTER_BOOK, REPO, build, log  # the whole book is built once, in conftest
 
 PAGES = {
@@ -114,7 +114,7 @@ def test_the_references_page_lists_every_paper_the_chapters_cite(book):
         assert title in page
 
 
-ERROR_MARKERS = ("Traceback (most recent call last)", "output traceback", "output stderr", "highlight-ipythontb")
+ERROR_MARKERS = sitecheck.ERROR_MARKERS  # one list: the site checker's
 
 
 @pytest.mark.parametrize("page", PAGES)
