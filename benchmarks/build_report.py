@@ -11,7 +11,9 @@ build (``--all -W --keep-going``):
 - a rebuild with nothing changed (nothing may execute);
 - a rebuild after a code cell is added to one chapter (only that chapter may execute);
 - each chapter's execution time, as jupyter-cache recorded it in the cold build;
-- each chapter's peak memory, the RSS of its kernel (and the kernel's children), run on its own;
+- each chapter's peak memory (its kernel's RSS, plus its children's own memory), run on its own,
+  and that of a kernel which only imports PyTorch, torchvision and matplotlib (what every chapter
+  holds before it computes anything);
 - Grad-CAM on ResNet18 against forward-only, Captum and pytorch-grad-cam (benchmarks/gradcam_speed.py).
 
 Every figure is kept as the median and the spread (min, max) over the runs, beside its budget, with
@@ -151,14 +153,17 @@ def measure_builds(runs: int, env: dict[str, str]) -> dict:
     }
 
 
-def measure_memory(runs: int) -> dict:
+def measure_memory(runs: int) -> tuple[dict, dict]:
+    """Each chapter's peak RSS, and that of a kernel that only imports the libraries."""
     peaks: dict[str, list[float]] = {}
+    imports: list[float] = []
     for run in range(runs):
+        imports.append(chapter_resources.libraries())
         for page in notebooks.chapters(REPO):
             _, rss = chapter_resources.run(page)
             peaks.setdefault(page.stem, []).append(rss)
         print(f"  memory run {run + 1}/{runs} done", flush=True)
-    return {page: spread(values) for page, values in peaks.items()}
+    return {page: spread(values) for page, values in peaks.items()}, spread(imports)
 
 
 def main() -> int:
@@ -183,7 +188,7 @@ def main() -> int:
                    "untrained (no checkpoints in the cache)")
         print(f"measuring on {machine()['cpu']}; weights: {weights}", flush=True)
         builds = measure_builds(args.runs, env)
-        memory = measure_memory(args.runs)
+        memory, imports = measure_memory(args.runs)
     gradcam = gradcam_speed.measure(args.gradcam_repeats)
     report = {
         "measured": datetime.date.today().isoformat(),
@@ -193,6 +198,7 @@ def main() -> int:
         "budgets": BUDGETS,
         **builds,
         "chapter_peak_rss_mb": memory,
+        "libraries_rss_mb": imports,
         "gradcam_ms": {str(batch): found for batch, found in gradcam.items()},
         "gradcam_repeats": args.gradcam_repeats,
     }
@@ -212,6 +218,8 @@ def summary(report: dict) -> str:
              f"executed {report['warm_rebuild_s']['executed'] or 'nothing'}",
              f"one-chapter edit  {report['one_chapter_rebuild_s']['median']:7.1f} s  executed "
              f"{report['one_chapter_rebuild_s']['executed']} (edited {report['one_chapter_rebuild_s']['edited']})",
+             f"kernel after importing torch, torchvision, matplotlib: "
+             f"{report['libraries_rss_mb']['median']:.0f} MB",
              f"{'chapter':<30} {'seconds':>8} {'peak RSS MB':>12}"]
     for page, t in report["chapter_s"].items():
         rss = report["chapter_peak_rss_mb"].get(page, {}).get("median", float("nan"))

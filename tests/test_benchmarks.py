@@ -27,10 +27,15 @@ def test_report_covers_every_chapter_and_every_budget(report):
     assert set(report["chapter_peak_rss_mb"]) == pages
     assert report["budgets"] == build_report.BUDGETS
     for entry in [report["cold_build_s"], report["warm_rebuild_s"], report["one_chapter_rebuild_s"],
-                  *report["chapter_s"].values(), *report["chapter_peak_rss_mb"].values()]:
+                  *report["chapter_s"].values(), *report["chapter_peak_rss_mb"].values(),
+                  report["libraries_rss_mb"]]:
         assert entry["min"] <= entry["median"] <= entry["max"] and entry["runs"] == report["runs"]
     assert {"forward only", "cnnbook.gradcam"} <= set(report["gradcam_ms"]["1"])
     assert report["machine"]["cores"] >= 1 and report["weights"]
+    # every chapter that imports PyTorch holds at least what the libraries alone take
+    torch_pages = [p.stem for p in notebooks.chapters(ROOT) if "import torch" in p.read_text()]
+    assert torch_pages and all(report["chapter_peak_rss_mb"][page]["max"] >= report["libraries_rss_mb"]["min"]
+                               for page in torch_pages)
 
 
 def test_incremental_builds_execute_only_what_changed(report):
@@ -50,3 +55,47 @@ def test_spread_and_the_executed_pages_of_a_build_log():
     log = ("/x/src/book/04-pooling.md: Executing notebook using local CWD [mystnb]\n"
            "/x/src/book/04-pooling.md: Executed notebook in 5.2 seconds [mystnb]\n")
     assert build_report.executed_pages(log) == ["04-pooling"]
+
+
+CHILD = """
+import os, sys, time
+held = bytearray(300 * 2**20)          # the "kernel": 300 MB, every page touched
+for i in range(0, len(held), 4096):
+    held[i] = 1
+if os.fork() == 0:                     # a forked child shares those pages ...
+    if sys.argv[1] == "own":
+        own = bytearray(100 * 2**20)   # ... and here also holds 100 MB of its own
+        for i in range(0, len(own), 4096):
+            own[i] = 1
+    print("ready", flush=True)
+    time.sleep(60)
+    os._exit(0)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("child", ["shared", "own"])
+def test_kernel_memory_counts_a_forked_child_once(child):
+    import subprocess
+
+    import chapter_resources
+    import psutil
+
+    kernel = subprocess.Popen([sys.executable, "-c", CHILD, child], stdout=subprocess.PIPE, text=True)
+    try:
+        assert kernel.stdout.readline().strip() == "ready"
+        process = psutil.Process(kernel.pid)
+        (forked,) = process.children()
+        own_rss = process.memory_info().rss
+        naive = own_rss + forked.memory_info().rss
+        measured = chapter_resources.kernel_memory(process)
+        assert naive - own_rss > 250e6  # RSS counts the shared 300 MB a second time
+        if child == "shared":
+            assert measured - own_rss < 30e6
+        else:
+            assert 90e6 < measured - own_rss < 140e6
+    finally:
+        for p in psutil.Process(kernel.pid).children(recursive=True):
+            p.kill()
+        kernel.kill()
+        kernel.wait(timeout=10)
