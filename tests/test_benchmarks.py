@@ -99,3 +99,19 @@ def test_kernel_memory_counts_a_forked_child_once(child):
             p.kill()
         kernel.kill()
         kernel.wait(timeout=10)
+
+
+def test_a_new_report_makes_the_next_build_run_the_appendix_again(tmp_path):
+    import nbformat
+    from jupyter_cache import get_cache
+
+    assert build_report.forget_cached_execution(tmp_path / "none", build_report.APPENDIX) == 0
+    store = get_cache(tmp_path / "cache")
+    for page in [build_report.APPENDIX, ROOT / "book" / "04-pooling.md"]:
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"print({str(page)!r})")])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        path = tmp_path / f"{page.stem}.ipynb"
+        nbformat.write(notebook, path)
+        store.cache_notebook_file(path, uri=str(page), check_validity=False)
+    assert build_report.forget_cached_execution(tmp_path / "cache", build_report.APPENDIX) == 1
+    assert [Path(r.uri).name for r in get_cache(tmp_path / "cache").list_cache_records()] == ["04-pooling.md"]
