@@ -63,10 +63,10 @@ def libraries() -> float:
 def kernel_memory(kernel: psutil.Process) -> int:
     """Bytes the kernel holds: its resident memory, plus what its child processes hold privately.
 
-    A child forked from the kernel (``subprocess`` forks before it runs ``uname`` or ``ldconfig``,
-    which PyTorch's import does) shares the kernel's pages until it exits or replaces itself, and
-    its RSS counts those pages again: summing RSS measured a 700 MB kernel at up to 1.4 GB while
-    a child was being started. A child's unique memory (USS) is what it adds.
+    A child forked from the kernel shares the kernel's pages until it replaces itself or exits, and
+    its RSS counts them again: importing these libraries runs ``uname -p`` that way, and while it
+    started, its RSS read 515 MB beside a kernel of about 770 MB. What a child adds is its unique
+    memory (USS).
     """
     total = kernel.memory_info().rss
     for child in kernel.children(recursive=True):
