@@ -49,6 +49,7 @@ from cnnbook import notebooks  # noqa: E402
 
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 EDITED = "book/04-pooling.md"
+REPORT = REPO / "benchmarks" / "report.json"
 APPENDIX = REPO / "book" / "how-this-book-is-built.md"  # the page that shows the report
 
 BUDGETS = {
@@ -86,10 +87,9 @@ def copy_sources(dst: Path) -> Path:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, dst / name)
     shutil.copytree(REPO / "book", dst / "book")
-    previous = REPO / "benchmarks" / "report.json"
-    if previous.is_file():
+    if REPORT.is_file():
         (dst / "benchmarks").mkdir()
-        shutil.copy(previous, dst / "benchmarks" / "report.json")
+        shutil.copy(REPORT, dst / "benchmarks" / "report.json")
     return dst
 
 
@@ -172,7 +172,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs of every measurement (default 3)")
     parser.add_argument("--plant", action="store_true", help="stand-in checkpoints in a temporary TORCH_HOME")
     parser.add_argument("--gradcam-repeats", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "report.json")
+    parser.add_argument("--out", type=Path, default=REPORT)
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -206,7 +206,7 @@ def main() -> int:
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(summary(report))
     print(f"wrote {args.out}")
-    if args.out.resolve() == (REPO / "benchmarks" / "report.json").resolve():
+    if args.out.resolve() == REPORT.resolve():
         if forget_cached_execution(REPO / "_build" / ".jupyter_cache", APPENDIX):
             print(f"the next `jupyter-book build .` runs {APPENDIX.relative_to(REPO)} again to show it")
     return 0
