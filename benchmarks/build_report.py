@@ -1,4 +1,4 @@
-"""Measure the whole book against its budgets and write benchmarks/report.json.
+"""Measure the whole book against its budgets and write cnnbook/report.json.
 
     python benchmarks/build_report.py                # weights from your cache, 3 runs of everything
     python benchmarks/build_report.py --plant        # stand-in checkpoints of the real size (offline)
@@ -49,7 +49,7 @@ from cnnbook import notebooks  # noqa: E402
 
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 EDITED = "book/04-pooling.md"
-REPORT = REPO / "benchmarks" / "report.json"
+REPORT = REPO / "cnnbook" / "report.json"  # in the package: Colab's notebooks read it too
 APPENDIX = REPO / "book" / "how-this-book-is-built.md"  # the page that shows the report
 
 BUDGETS = {
@@ -82,14 +82,11 @@ def spread(values: list[float]) -> dict[str, float]:
 
 
 def copy_sources(dst: Path) -> Path:
-    """The book's sources in ``dst`` (the appendix reads the previous report, if there is one)."""
+    """The book's sources in ``dst`` (the appendix reads the previous report from the package)."""
     dst.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, dst / name)
     shutil.copytree(REPO / "book", dst / "book")
-    if REPORT.is_file():
-        (dst / "benchmarks").mkdir()
-        shutil.copy(REPORT, dst / "benchmarks" / "report.json")
     return dst
 
 

@@ -11,6 +11,7 @@ Enable it in ``_config.yml`` with ``sphinx: extra_extensions: [cnnbook.sphinxext
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 
-from . import models, notice
+from . import costs, glue, models, notice
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,22 @@ def _unique_scripts(app: Sphinx, pagename: str, templatename: str, context: dict
     scripts[:] = unique
 
 
+def _cost_note(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Under each notebook page's title: what running it costs, from ``cnnbook/report.json``."""
+    name = Path(docname).name
+    report = costs.load()
+    # A page the report lacks (a new chapter, a test's tiny book) says nothing; tests/test_benchmarks.py
+    # fails until the book's chapters are measured again.
+    if not source[0].startswith("---\njupytext:") or name not in report["chapter_s"]:
+        return
+    appendix = os.path.relpath("book/how-this-book-is-built.md", str(Path(docname).parent))
+    source[0] = costs.with_cost_note(source[0], costs.cost_note(name, report, appendix))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    # The kernels the build starts inherit this: cnnbook.glue then hands values to MyST-NB.
+    os.environ[glue.BUILD_ENV] = "1"
+    app.connect("source-read", _cost_note)
     app.connect("doctree-read", _doctree_read)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)

@@ -11,14 +11,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import build_report  # noqa: E402
 
-from cnnbook import notebooks  # noqa: E402
+from cnnbook import costs, notebooks  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def report():
-    path = ROOT / "benchmarks" / "report.json"
-    assert path.is_file(), "run python benchmarks/build_report.py (the appendix reads its report)"
-    return json.loads(path.read_text())
+    return costs.load()
 
 
 def test_report_covers_every_chapter_and_every_budget(report):

@@ -1,34 +1,147 @@
-"""Every chapter's .ipynb for Colab and Binder: in sync with its .md, with the install cell."""
+"""Every chapter's .ipynb for Colab and Binder: generated from its .md, readable without MyST, with
+an install cell that fits Colab, and a package that declares everything the chapters import.
+(tests/test_reader_notebooks.py runs them.)"""
 
+import ast
 import json
+import re
 import shutil
+import sys
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
+import jupytext
 import pytest
+from packaging.requirements import Requirement
 
-from cnnbook import notebooks
+from cnnbook import costs, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def generated(page: Path) -> dict:
+    return json.loads(page.with_suffix(".ipynb").read_text())
 
 
 def test_every_chapter_has_its_notebook_in_sync():
     assert notebooks.out_of_sync(ROOT) == [], "run: python -m cnnbook notebooks"
 
 
-def test_every_page_of_the_table_of_contents_is_paired():
+def test_every_page_of_the_table_of_contents_has_a_notebook():
     pages = notebooks.chapters(ROOT)
     assert pages[0] == ROOT / "book" / "preface.md" and ROOT / "book" / "11-alphago.md" in pages
     assert all(page.with_suffix(".ipynb").is_file() for page in pages)
 
 
-def test_the_install_cell_comes_first_hidden_and_skipped():
-    url = notebooks.repository_url(ROOT)
+def test_no_notebook_shows_myst_only_syntax():
+    found = {}
     for page in notebooks.chapters(ROOT):
-        nb = json.loads(page.with_suffix(".ipynb").read_text())
+        for cell in generated(page)["cells"]:
+            if cell["cell_type"] == "markdown":
+                found.setdefault(page.name, []).extend(notebooks.leftover_myst("".join(cell["source"])))
+    assert {name: problems for name, problems in found.items() if problems} == {}
+    # and the chapters' own markdown cells have what the scan looks for: it is not scanning for nothing
+    in_sources = [problem for page in notebooks.chapters(ROOT) for cell in jupytext.read(page).cells
+                  if cell.cell_type == "markdown" for problem in notebooks.leftover_myst(cell.source)]
+    assert len(in_sources) > 150
+
+
+@pytest.mark.parametrize("myst, kind", [
+    ("{glue:text}`x`", "role"), ("{cite}`a2020`", "role"), ("```{note}\nhi\n```", "directive"),
+    (":::{dropdown} x\nhi\n:::", "directive"), ("(my-label)=", "target"), ("{{ version }}", "substitution"),
+    (":class: dropdown", "directive option"),
+])
+def test_the_scan_finds_each_kind_of_myst_syntax(myst, kind):
+    assert [p.split(":")[0] for p in notebooks.leftover_myst(f"Some text.\n\n{myst}\n")] == [kind]
+
+
+def test_the_scan_ignores_code():
+    assert notebooks.leftover_myst("Write `{glue:text}` like this:\n\n```\n{cite}`key`\n(label)=\n```\n") == []
+
+
+def context():
+    return notebooks.Context(ROOT, "book/10-gradcam")
+
+
+def test_glued_numbers_are_named_never_given_a_value():
+    text = notebooks.to_jupyter_markdown("It is {glue:text}`acc:.1%` and {glue:text}`n`.", context())
+    assert text == "It is **`acc`** and **`n`**."
+
+
+def test_citations_become_author_year_links_to_the_chapters_reference_list():
+    ctx = context()
+    text = notebooks.to_jupyter_markdown("Grad-CAM {cite}`selvaraju2017gradcam` and {cite}`adebayo2018sanity`.", ctx)
+    assert text == ("Grad-CAM ([Selvaraju et al., 2017](#ref-selvaraju2017gradcam)) and "
+                    "([Adebayo et al., 2018](#ref-adebayo2018sanity)).")
+    references = notebooks.to_jupyter_markdown("```{bibliography}\n:filter: docname in docnames\n```", ctx)
+    assert references.count("<a id=\"ref-") == 2 and "Sanity checks for saliency maps" in references
+    assert "https://arxiv.org/abs/1810.03292" in references
+    two = notebooks.to_jupyter_markdown("{cite}`simonyan2015very`", notebooks.Context(ROOT, "book/06-vgg"))
+    assert two == "([Simonyan and Zisserman, 2015](#ref-simonyan2015very))"
+    with pytest.raises(ValueError, match="not in the bibliography"):
+        notebooks.to_jupyter_markdown("{cite}`nobody1999`", ctx)
+
+
+def test_solutions_stay_collapsed_and_notes_become_quotes():
+    source = ("````{admonition} Solutions\n:class: dropdown\n\n1. Use `x`:\n\n   ```python\n   y = 1\n   ```\n"
+              "````\n\n```{warning}\nCareful: {glue:text}`n` weights.\n```")
+    text = notebooks.to_jupyter_markdown(source, context())
+    assert text.startswith("<details>\n<summary><b>Solutions</b>")
+    assert "1. Use `x`:\n\n   ```python\n   y = 1\n   ```\n\n</details>" in text
+    assert text.endswith("> **Warning**\n>\n> Careful: **`n`** weights.")
+    assert notebooks.leftover_myst(text) == []
+
+
+def test_targets_and_cross_references_link_to_the_website():
+    ctx = notebooks.Context(ROOT, "book/03-output-size")
+    web = notebooks.website_url(ROOT)
+    assert notebooks.to_jupyter_markdown("(sizes)=", ctx) == '<a id="sizes"></a>'
+    assert (notebooks.to_jupyter_markdown("see [chapter 4](04-pooling.md#max)", ctx)
+            == f"see [chapter 4]({web}book/04-pooling.html#max)")
+    assert notebooks.to_jupyter_markdown("{doc}`pooling <04-pooling>`", ctx) == f"[pooling]({web}book/04-pooling.html)"
+    with pytest.raises(ValueError, match="no page defines"):
+        notebooks.to_jupyter_markdown("{ref}`nowhere`", ctx)
+
+
+def test_unknown_myst_is_refused_not_passed_through():
+    with pytest.raises(ValueError, match=r"directive \{figure\}"):
+        notebooks.to_jupyter_markdown("```{figure} a.png\n```", context())
+    with pytest.raises(ValueError, match=r"role \{sub-ref\}"):
+        notebooks.to_jupyter_markdown("{sub-ref}`today`", context())
+    with pytest.raises(ValueError, match="never closed"):
+        notebooks.to_jupyter_markdown("```{note}\nopen", context())
+
+
+def test_each_notebook_opens_with_its_title_what_it_costs_and_how_to_read_it():
+    report = costs.load()
+    for page in notebooks.chapters(ROOT):
+        cells = generated(page)["cells"]
+        assert cells[0]["cell_type"] == "code"
+        title = "".join(cells[1]["source"])
+        assert title.startswith("# ")
+        seconds = report["chapter_s"][page.stem]["median"]
+        assert f"took {seconds:.0f} s" in title and "needs no GPU" in title
+        assert f"{notebooks.website_url(ROOT)}book/{page.stem}.html" in title
+
+
+def test_cells_the_page_hides_are_collapsed_in_jupyter_and_colab():
+    cells = generated(ROOT / "book" / "03-output-size.md")["cells"]
+    for cell in cells:
+        tags = cell["metadata"].get("tags", [])
+        hidden = cell["metadata"].get("jupyter", {}).get("source_hidden", False)
+        assert hidden == bool({"remove-cell", "remove-input", "hide-input"} & set(tags))
+        assert (cell["metadata"].get("cellView") == "form") == hidden
+
+
+def test_the_install_cell_comes_first_installs_the_branch_and_keeps_torch():
+    url, branch = notebooks.repository_url(ROOT), notebooks.repository_branch(ROOT)
+    for page in notebooks.chapters(ROOT):
+        nb = generated(page)
         first = nb["cells"][0]
-        assert first["cell_type"] == "code"
+        source = "".join(first["source"])
         assert first["metadata"]["tags"] == list(notebooks.INSTALL_TAGS)
-        assert f"cnnbook @ git+{url}" in "".join(first["source"])
+        assert f'source = "cnnbook @ git+{url}@{branch}"' in source
+        assert '("torch", "torchvision")' in source and "capture_output=True" in source
         assert all(not cell.get("outputs") for cell in nb["cells"])
 
 
@@ -41,25 +154,27 @@ def copy(tmp_path):
     return tmp_path
 
 
-def test_an_edited_chapter_is_caught_and_regenerating_fixes_it(copy):
+def test_an_edited_chapter_is_caught_and_regenerating_changes_only_that_cell(copy):
     chapter = copy / "book" / "04-pooling.md"
     chapter.write_text(chapter.read_text().replace("# 4. Pooling", "# 4. Pooling, edited"))
     assert notebooks.out_of_sync(copy) == ["book/04-pooling.ipynb differs from book/04-pooling.md"]
     ids_before = [c["id"] for c in json.loads(chapter.with_suffix(".ipynb").read_text())["cells"]]
     notebooks.regenerate(copy, quiet=True)
     assert notebooks.out_of_sync(copy) == []
-    # jupytext --update keeps the cell ids, so a regenerated notebook diffs only where it changed
-    assert [c["id"] for c in json.loads(chapter.with_suffix(".ipynb").read_text())["cells"]] == ids_before
+    ids_after = [c["id"] for c in json.loads(chapter.with_suffix(".ipynb").read_text())["cells"]]
+    assert len(ids_after) == len(ids_before)
+    assert [a == b for a, b in zip(ids_before, ids_after)].count(False) == 1  # only the title cell
 
 
 def test_a_new_repository_address_reaches_every_install_cell(copy):
     config = copy / "_config.yml"
-    config.write_text(config.read_text().replace("https://github.com/cnnbook/cnnbook", "https://github.com/someone/cnn-book"))
+    config.write_text(config.read_text().replace("https://github.com/cnnbook/cnnbook", "https://github.com/someone/cnn-book")
+                      .replace("branch: main", "branch: teaching-2027"))
     problems = notebooks.out_of_sync(copy)
-    assert any("does not point at https://github.com/someone/cnn-book" in p for p in problems)
+    assert any("does not install https://github.com/someone/cnn-book@teaching-2027" in p for p in problems)
     notebooks.regenerate(copy, quiet=True)
     assert notebooks.out_of_sync(copy) == []
-    assert "git+https://github.com/someone/cnn-book" in (copy / "book" / "preface.ipynb").read_text()
+    assert "git+https://github.com/someone/cnn-book@teaching-2027" in (copy / "book" / "preface.ipynb").read_text()
 
 
 def test_outputs_in_a_committed_notebook_are_refused(copy):
@@ -71,13 +186,83 @@ def test_outputs_in_a_committed_notebook_are_refused(copy):
     assert any("holds outputs" in p for p in notebooks.out_of_sync(copy))
 
 
-def test_repository_url_must_be_a_github_repository(copy):
+@pytest.mark.parametrize("field, bad, message", [
+    ("https://github.com/cnnbook/cnnbook", "not a url", "repository.url must be https://github.com/OWNER/NAME"),
+    ("branch: main", "branch: 'main; rm -rf /'", "repository.branch must be a git branch name"),
+    ("baseurl: https://cnnbook.github.io/cnnbook/", "baseurl: cnnbook.github.io", "html.baseurl"),
+])
+def test_the_books_addresses_are_checked(copy, field, bad, message):
     config = copy / "_config.yml"
-    config.write_text(config.read_text().replace("https://github.com/cnnbook/cnnbook", "not a url"))
-    with pytest.raises(ValueError, match="repository.url must be https://github.com/OWNER/NAME"):
-        notebooks.repository_url(copy)
+    config.write_text(config.read_text().replace(field, bad))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        notebooks.out_of_sync(copy)
+
+
+def test_the_website_address_is_github_pages_of_the_repository():
+    owner, name = notebooks.repository_url(ROOT).rsplit("/", 2)[-2:]
+    assert notebooks.website_url(ROOT) == f"https://{owner.lower()}.github.io/{name}/"
 
 
 def test_a_page_without_front_matter_is_refused():
     with pytest.raises(ValueError, match="jupytext front matter"):
         notebooks.with_install_cell("# a title\n", "https://github.com/a/b")
+
+
+# --- what the chapters import, the package and Binder must bring ------------------------------------
+
+
+def chapter_imports() -> dict[str, set[str]]:
+    """Top-level modules each chapter's code cells import (the install cell's aside)."""
+    found = {}
+    for page in notebooks.chapters(ROOT):
+        nb = generated(page)
+        modules = set()
+        for cell in nb["cells"][1:]:
+            if cell["cell_type"] != "code":
+                continue
+            source = "\n".join(line for line in "".join(cell["source"]).splitlines() if not line.startswith(("%", "!")))
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Import):
+                    modules |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    modules.add(node.module.split(".")[0])
+        found[page.stem] = modules
+    return found
+
+
+def declared(requirements: list[str]) -> set[str]:
+    return {Requirement(r).name.lower().replace("_", "-") for r in requirements}
+
+
+def unresolved(declared_names: set[str]) -> dict[str, set[str]]:
+    """Per chapter, imports that are neither the standard library, cnnbook, nor a distribution in
+    ``declared_names`` (import names mapped to distributions with this environment's metadata)."""
+    distributions = packages_distributions()
+    missing = {}
+    for chapter, modules in chapter_imports().items():
+        left = set()
+        for module in modules:
+            if module in sys.stdlib_module_names or module == "cnnbook":
+                continue
+            dists = {d.lower().replace("_", "-") for d in distributions.get(module, [])}
+            if not dists & declared_names:
+                left.add(module)
+        if left:
+            missing[chapter] = left
+    return missing
+
+
+def test_the_package_declares_everything_the_chapters_import():
+    dependencies = declared(__import__("tomllib").loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    assert unresolved(dependencies) == {}
+    assert {"pandas", "torch", "matplotlib"} <= set().union(*chapter_imports().values())
+
+
+def test_binder_brings_everything_the_chapters_import():
+    lines = [line.split("#", 1)[0].strip() for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()]
+    assert unresolved(declared([line for line in lines if line and not line.startswith("-")])) == {}
+
+
+def test_the_import_check_catches_an_undeclared_import():
+    assert "pandas" in set().union(*unresolved({"torch", "torchvision", "numpy"}).values())
+
