@@ -77,6 +77,21 @@ def test_colab_and_binder_buttons_open_the_chapters_notebook(book, page):
     assert (REPO / colab_path).is_file()
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_every_chapter_says_what_running_it_costs_under_its_title(book, page):
+    """The line under the title is the report's figures, and it sits right after the title."""
+    from cnnbook import costs
+
+    _, html = book
+    text = (html / f"{page}.html").read_text()
+    report = costs.load()
+    seconds = report["chapter_s"][Path(page).name]["median"]
+    line = re.search(r"Running this page took (\d+) s and at most ([\d.]+) GB of memory", text)
+    assert line and line.group(1) == f"{seconds:.0f}", page
+    assert text.index(PAGES[page]) < line.start()
+    assert 'href="how-this-book-is-built.html"' in text[line.start():line.start() + 1000]
+
+
 def test_the_install_cell_is_neither_shown_nor_run(book):
     from cnnbook.notebooks import INSTALL_FIRST_LINE
 

@@ -175,18 +175,17 @@ def test_every_notebook_runs_in_a_colab_like_environment(repository, tmp_path):
         nb = json.loads(md.with_suffix(".ipynb").read_text())
         install = "".join(nb["cells"][0]["source"])
         assert f"git+{url}@{branch}" in install, "the install cell's address changed; update this test"
-        nb["cells"][0]["source"] = install.replace(f"git+{url}@{branch}", f"git+file://{repository}@main")
+        nb["cells"][0]["source"] = install.replace(f"git+{url}@{branch}", f"git+file://localhost{repository}@main")
         (folder / md.with_suffix(".ipynb").name).write_text(json.dumps(nb))
         jobs.append((folder / md.with_suffix(".ipynb").name, tmp_path / f"{md.stem}.ipynb", "colab-like", folder,
                      kernel_env(tmp_path, jupyter_path)))
     # The first chapter installs the package; the others then find it (as in one Colab runtime).
-    results = run_all(jobs[:1])
-    results.update(run_all(jobs[1:]) if not results[jobs[0][0].stem] else {})
-    first_outputs = read_outputs(tmp_path / f"{jobs[0][0].stem}.ipynb") if not results[jobs[0][0].stem] else []
-    if first_outputs:
-        install_output = [o for o in first_outputs[:1] if o["output_type"] == "stream"]
-        assert install_output and install_output[0]["text"].strip().splitlines() == [
-            f"installed cnnbook @ git+file://{repository}@main"], "the install cell must print one short line"
+    first = run_all(jobs[:1])
+    assert first == {jobs[0][0].stem: ""}, first
+    install_output = read_outputs(tmp_path / f"{jobs[0][0].stem}.ipynb")[0]
+    assert install_output["output_type"] == "stream" and install_output["text"].strip().splitlines() == [
+        f"installed cnnbook @ git+file://localhost{repository}@main"], "the install cell must print one short line"
+    results = {**first, **run_all(jobs[1:])}
     after = installed(python)
     shutil.rmtree(tmp_path / "venv")
     check_outputs(results, tmp_path)
