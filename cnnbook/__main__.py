@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import urllib.error
 import warnings
@@ -11,13 +12,34 @@ from . import models
 
 
 def download_weights(args: argparse.Namespace) -> int:
+    """Fetch each network's checkpoint into torchvision's cache; a cached file that fails its hash
+    check is replaced. Exit 1, saying why per network, when any could not be had."""
     names = tuple(args.models) or models.BOOK_MODELS
-    failed = []
+    failed, offline_network = [], False
     for name in names:
         weights = models.default_weights(name)
         path = models.checkpoint_path(weights)
         if path.is_file():
-            print(f"{name}: already cached at {path}")
+            try:
+                models.verify(path)
+                print(f"{name}: already cached at {path} (verified)")
+                continue
+            except (models.DamagedCheckpointError, OSError) as err:
+                print(f"{name}: {err}; downloading it again")
+        if models._env_flag(models.OFFLINE_ENV):
+            print(f"{name}: FAILED: not downloading {weights.url} because {models.OFFLINE_ENV}=1", file=sys.stderr)
+            failed.append(name)
+            continue
+        folder = path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            writable = os.access(folder, os.W_OK)
+        except OSError:
+            writable = False
+        if not writable:
+            print(f"{name}: FAILED: cannot write to {folder}; set TORCH_HOME to a folder you can write to",
+                  file=sys.stderr)
+            failed.append(name)
             continue
         print(f"{name}: downloading {weights.url}")
         try:
@@ -26,12 +48,14 @@ def download_weights(args: argparse.Namespace) -> int:
             reason = getattr(err, "reason", err)
             print(f"{name}: FAILED to download {weights.url} ({reason})", file=sys.stderr)
             failed.append(name)
+            offline_network = offline_network or isinstance(err, (urllib.error.URLError, ConnectionError, TimeoutError))
             continue
         print(f"{name}: saved to {path}")
     if failed:
+        hint = " Is this machine online?" if offline_network else ""
         print(
-            f"Could not download the weights for {', '.join(failed)}. Is this machine online? "
-            "Run the command again with internet access, or copy the files listed above into "
+            f"Could not get the weights for {', '.join(failed)}.{hint} Run the command again where it can "
+            "download them, or copy the files named above into "
             f"{models.checkpoint_path(models.default_weights(failed[0])).parent} from a machine that has them.",
             file=sys.stderr,
         )
@@ -162,10 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Save a figure of PHOTO with each network's Grad-CAM heatmap for its top class.",
     ).add_argument("--out", default="gradcam.png", help="where to save the figure (default gradcam.png)")
     paired = commands.add_parser(
-        "notebooks", help="regenerate the .ipynb beside every chapter (for Colab), or --check them",
-        description="Give every chapter the install cell for the repository in _config.yml and rewrite "
-        "its jupytext-paired .ipynb (cell ids kept, no outputs).")
-    paired.add_argument("--check", action="store_true", help="only report the pairs that are out of sync")
+        "notebooks", help="regenerate the .ipynb beside every chapter (for Colab and Binder), or --check them",
+        description="Give every chapter the install cell for the repository in _config.yml and write "
+        "the notebook readers open: MyST rewritten as Markdown Jupyter renders, no outputs.")
+    paired.add_argument("--check", action="store_true", help="only report the notebooks that are out of date")
     paired.set_defaults(run=notebooks)
     site = commands.add_parser(
         "check-site", help="check a built book: links, anchors, images and alt text, error output, page weight",

@@ -403,13 +403,25 @@ def atari_positions(n: int, seed: int = 0, density: float = 0.12, size: int = SI
 
     Stones of both colours are scattered (each point black or white with probability
     ``density``); a board is kept when exactly one legal move captures something, and that move is
-    the answer. Repeatable: the same ``seed`` gives the same positions.
+    the answer. Repeatable: the same ``seed`` gives the same positions. About a third of the boards
+    qualify at the default density; if fewer than one in a hundred do (a density far from it), the
+    search stops with an error instead of running for ever.
     """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 2 <= size <= SIZE:
+        raise ValueError(f"size must be a whole number from 2 to {SIZE}, got {size!r}")
+    if not isinstance(density, (int, float, np.floating)) or not 0 < float(density) < 0.5:
+        raise ValueError(f"density must be a number between 0 and 0.5 (each colour's share of the points, "
+                         f"leaving some empty), got {density!r}")
     rng = np.random.default_rng(seed)
     planes, moves, legal, positions = [], [], [], []
+    tries = 0
     while len(positions) < n:
+        tries += 1
+        if tries > 1000 and len(positions) < tries / 100:
+            raise RuntimeError(f"only {len(positions)} of {tries - 1} random {size}x{size} boards at density {density} "
+                               f"had exactly one capturing move, too few to find {n}; try a density near 0.12")
         draw = rng.random((size, size))
         board = np.where(draw < density, BLACK, np.where(draw < 2 * density, WHITE, EMPTY)).astype(np.int8)
         to_play = BLACK if rng.random() < 0.5 else WHITE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -11,6 +12,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from .features import _modules_by_name
+
+
+@contextmanager
+def evaluating(model: nn.Module):
+    """Run ``model`` in evaluation mode inside the block and give every submodule its own training
+    flag back afterwards. Grad-CAM, the attacks and activation maximisation explain the network as
+    it predicts: in training mode BatchNorm would normalise with the batch's statistics and update
+    its running statistics (changing the model), and dropout would make every result random."""
+    flags = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in flags:
+            module.training = training
 
 
 def _resolve(model: nn.Module, layer: nn.Module | str) -> nn.Module:
@@ -75,7 +91,8 @@ def gradcam_raw(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
     ``batch_size`` images go through at a time (None: all at once); the maps are the same.
     """
     module = _resolve(model, layer)
-    return torch.cat([_gradcam_raw(model, module, xb, tb) for xb, tb in _chunks(x, target, batch_size)])
+    with evaluating(model):
+        return torch.cat([_gradcam_raw(model, module, xb, tb) for xb, tb in _chunks(x, target, batch_size)])
 
 
 def _gradcam_raw(model: nn.Module, module: nn.Module, x: torch.Tensor,
@@ -147,7 +164,8 @@ def fgsm(model: nn.Module, x: torch.Tensor, eps: float,
         raise ValueError(f"eps must be >= 0, got {eps}")
     if eps == 0:
         return x.clone()
-    return torch.cat([_fgsm(model, xb, eps, tb) for xb, tb in _chunks(x, target, batch_size)])
+    with evaluating(model):
+        return torch.cat([_fgsm(model, xb, eps, tb) for xb, tb in _chunks(x, target, batch_size)])
 
 
 def _fgsm(model: nn.Module, x: torch.Tensor, eps: float, target) -> torch.Tensor:
@@ -181,7 +199,8 @@ def pgd(model: nn.Module, x: torch.Tensor, eps: float, steps: int = 10, step_siz
     x = x.detach()
     if eps == 0:
         return x.clone()
-    return torch.cat([_pgd(model, xb, eps, steps, step_size, tb) for xb, tb in _chunks(x, target, batch_size)])
+    with evaluating(model):
+        return torch.cat([_pgd(model, xb, eps, steps, step_size, tb) for xb, tb in _chunks(x, target, batch_size)])
 
 
 def _pgd(model: nn.Module, x: torch.Tensor, eps: float, steps: int, step_size: float, target) -> torch.Tensor:
@@ -289,7 +308,7 @@ def activation_maximization(
     handle = module.register_forward_hook(lambda m, i, out: kept.update(out=out.clone())) if module else None
     history: list[float] = []
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), evaluating(model):
             for _ in range(steps):
                 image = torch.sigmoid(param) if bound == "sigmoid" else param
                 logits = model(_augment(image, generator, jitter, scale, rotate))
@@ -325,7 +344,7 @@ def fooling_image(model: nn.Module, input_shape: tuple[int, int, int], target: i
     param = torch.randn((1, *input_shape), generator=generator).requires_grad_(True)
     optimiser = torch.optim.Adam([param], lr=lr)
     probability = 0.0
-    with torch.enable_grad():
+    with torch.enable_grad(), evaluating(model):
         for _ in range(steps):
             log_probs = model(torch.sigmoid(param)).log_softmax(dim=1)
             probability = float(log_probs[0, target].detach().exp())
@@ -334,7 +353,7 @@ def fooling_image(model: nn.Module, input_shape: tuple[int, int, int], target: i
             optimiser.zero_grad()
             (-log_probs[0, target]).backward(inputs=[param])
             optimiser.step()
-    with torch.no_grad():
+    with torch.no_grad(), evaluating(model):
         image = torch.sigmoid(param)
         probability = float(model(image).softmax(dim=1)[0, target])
     return image[0], probability

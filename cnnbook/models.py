@@ -10,11 +10,20 @@ or downloaded there. When they cannot be had, what happens depends on the mode:
   model, the file and the URL.
 
 ``CNNBOOK_OFFLINE=1`` skips the download attempt (the cache is still used).
+
+A cached checkpoint is checked before it is used: torchvision names each file with the first hex
+digits of its SHA-256, and :func:`verify` compares them (once per file; the result is remembered
+beside the file, keyed on its size and modification time). A damaged file is an error naming the
+command that replaces it. A loaded network owns its weights: changing or deleting the file
+afterwards does not touch it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +51,14 @@ UNTRAINED_SEED = 0
 
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights were required but could not be loaded."""
+
+
+class DamagedCheckpointError(WeightsUnavailableError):
+    """A cached checkpoint is not the file torchvision published (truncated, overwritten, ...)."""
+
+
+#: Beside the checkpoints: the files already verified, as {file name: [size, mtime_ns]}.
+VERIFIED_FILE = ".cnnbook-verified.json"
 
 
 def _env_flag(name: str) -> bool:
@@ -73,6 +90,66 @@ def weights_available(name: str) -> bool:
     return checkpoint_path(default_weights(name)).is_file()
 
 
+def _stamp(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _verified(folder: Path) -> dict:
+    try:
+        found = json.loads((folder / VERIFIED_FILE).read_text())
+        return found if isinstance(found, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(path: Path) -> None:
+    """Record ``path`` (its size and modification time) as verified, where the folder is writable."""
+    record = _verified(path.parent)
+    record[path.name] = _stamp(path)
+    try:
+        tmp = path.parent / f"{VERIFIED_FILE}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path.parent / VERIFIED_FILE)
+    except OSError:  # a read-only cache: verify again next time
+        pass
+
+
+def expected_hash_prefix(path: Path) -> str | None:
+    """The SHA-256 prefix in a torchvision checkpoint's name (``resnet18-f37072fd.pth``), if any."""
+    match = re.fullmatch(r".+-([0-9a-f]{6,64})\.pth", path.name)
+    return match.group(1) if match else None
+
+
+def verify(path: Path) -> None:
+    """Raise :class:`DamagedCheckpointError` unless ``path``'s SHA-256 starts with the digits in its
+    name. A file verified before (same size, same modification time) is not read again."""
+    path = Path(path)
+    if _verified(path.parent).get(path.name) == _stamp(path):
+        return
+    prefix = expected_hash_prefix(path)
+    if prefix is None:
+        raise DamagedCheckpointError(f"cannot verify {path}: its name does not end in -<SHA-256 prefix>.pth as "
+                                     "torchvision's checkpoints do")
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    actual = digest.hexdigest()
+    if not actual.startswith(prefix):
+        raise DamagedCheckpointError(
+            f"the checkpoint {path} is damaged or not the published file: its SHA-256 begins {actual[:len(prefix)]}, "
+            f"its name says {prefix}")
+    _remember(path)
+
+
+def trust(path: Path) -> None:
+    """Vouch for the checkpoint at ``path`` without its hash: for stand-in checkpoints that tests
+    and benchmarks make themselves under torchvision's file names. Changing the file afterwards
+    undoes it."""
+    _remember(Path(path))
+
+
 def download(weights: WeightsEnum, progress: bool = True) -> Path:
     """Download a checkpoint into torchvision's cache (checking its hash) and return its path.
 
@@ -80,9 +157,10 @@ def download(weights: WeightsEnum, progress: bool = True) -> Path:
     """
     path = checkpoint_path(weights)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # torchvision's file names end in the first hex digits of the file's SHA-256.
-    hash_prefix = path.stem.rsplit("-", 1)[-1]
-    torch.hub.download_url_to_file(weights.url, str(path), hash_prefix=hash_prefix, progress=progress)
+    # torchvision's file names end in the first hex digits of the file's SHA-256; the download is
+    # written to a temporary file and moved over ``path`` only once its hash is right.
+    torch.hub.download_url_to_file(weights.url, str(path), hash_prefix=expected_hash_prefix(path), progress=progress)
+    _remember(path)
     return path
 
 
@@ -131,18 +209,25 @@ def load(name: str) -> nn.Module:
     release_freed_memory()  # room for hundreds of MB of weights (VGG16: 528 MB)
     if path is not None:
         # Build the network on the meta device (no memory, no random init) and let it take over
-        # the checkpoint's tensors, memory-mapped from the file: one copy of the weights, not two.
+        # the tensors read from the file: one copy of the weights, not two, and the model owns
+        # them (a memory-mapped file would tie the model to a file that may change or vanish).
+        try:
+            verify(path)
+        except DamagedCheckpointError as err:
+            raise DamagedCheckpointError(f"{err}. Run `python -m cnnbook download-weights {name}` to replace it "
+                                         f"with the one from {weights.url}") from None
         with torch.device("meta"):
             model = torchvision.models.get_model(name, weights=None)
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            state = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict(state, assign=True)
+            del state
         except Exception as err:
             first_line = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
             raise WeightsUnavailableError(
                 f"the checkpoint {path} for {name!r} could not be loaded, it looks damaged or is not "
-                f"a {name} checkpoint ({type(err).__name__}: {first_line}); delete it and run "
-                f"`python -m cnnbook download-weights` to fetch it again from {weights.url}"
+                f"a {name} checkpoint ({type(err).__name__}: {first_line}); run "
+                f"`python -m cnnbook download-weights {name}` to replace it with the one from {weights.url}"
             ) from err
         model.is_pretrained = True
     else:
@@ -184,12 +269,33 @@ def preprocess(image: Image.Image, weights: WeightsEnum | None = None, lecture: 
     if not isinstance(image, Image.Image):
         raise TypeError(f"expected a PIL image (see cnnbook.data.load_image), got {type(image).__name__}")
     if lecture:
-        transform = lecture_transform()
+        transform, short_side = lecture_transform(), 224
     elif weights is not None:
         transform = weights.transforms()
+        short_side = int(getattr(transform, "resize_size", [256])[0])
     else:
         raise ValueError("pass the model's weights (model.weights) or lecture=True")
+    _check_resizable(image, short_side)
     return transform(image.convert("RGB")).unsqueeze(0)
+
+
+#: The longest side an image may have once its short side is resized (a 16:1 strip at 256).
+MAX_RESIZED_SIDE = 4096
+
+
+def _check_resizable(image: Image.Image, short_side: int) -> None:
+    """Refuse an image that resizing would blow up: a 1x60000 strip, resized so that its short side
+    is 256 pixels, would be 15 million pixels long (gigabytes of memory) before the centre crop."""
+    width, height = image.size
+    if min(width, height) < 1:
+        raise ValueError(f"image has no pixels (size {width}x{height})")
+    longest = -(-max(width, height) * short_side // min(width, height))
+    if longest > MAX_RESIZED_SIDE:
+        ratio = max(width, height) / min(width, height)
+        raise ValueError(
+            f"image is {width}x{height} pixels (aspect ratio {ratio:.0f}:1): resizing its short side to {short_side} "
+            f"would make the long side {longest:,} pixels; crop it to at most "
+            f"{MAX_RESIZED_SIDE // short_side}:1 first (the network only sees the centre square)")
 
 
 def as_picture(x: torch.Tensor, weights: WeightsEnum) -> "np.ndarray":
@@ -251,6 +357,7 @@ def describe(name: str) -> dict[str, object]:
 
 __all__ = [
     "BOOK_MODELS",
+    "DamagedCheckpointError",
     "UntrainedNetworkWarning",
     "WeightsUnavailableError",
     "checkpoint_path",
@@ -263,5 +370,7 @@ __all__ = [
     "preprocess",
     "top_k",
     "require_weights",
+    "trust",
+    "verify",
     "weights_available",
 ]

@@ -12,6 +12,7 @@ Run it on its own: ``python -m cnnbook check-site [_build/html]``.
 from __future__ import annotations
 
 import base64
+import binascii
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -89,43 +90,73 @@ def check_site(root: str | Path, budget: int = PAGE_BUDGET) -> SiteReport:
     root = Path(root).resolve()
     if not (root / "index.html").is_file():
         raise FileNotFoundError(f"{root} holds no index.html: build the book first (jupyter-book build .)")
-    pages = sorted(p for p in root.rglob("*.html") if not _is_theme_asset(p, root))
+    found = sorted(p for p in root.rglob("*.html") if not _is_theme_asset(p, root))
     parsed: dict[Path, _Page] = {}
     texts: dict[Path, str] = {}
-    for path in pages:
-        texts[path] = path.read_text(encoding="utf-8", errors="replace")
+    reports, pages = [], []
+    for path in found:
+        name = str(path.relative_to(root))
+        if not path.is_file():
+            reports.append(PageReport(name, 0, 0, ["is not a file (a folder or a broken link named like a page)"]))
+            continue
+        try:
+            texts[path] = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as err:
+            reports.append(PageReport(name, 0, 0, [f"cannot be read ({err.strerror or err})"]))
+            continue
         parser = _Page()
         parser.feed(texts[path])
         parsed[path] = parser
+        pages.append(path)
 
-    reports = []
     for path in pages:
         page, text = parsed[path], texts[path]
         report = PageReport(str(path.relative_to(root)), len(text.encode("utf-8")), 0)
         for href in page.links:
             if not _internal(href):
                 continue
-            parts = urlsplit(href)
-            target = path if not parts.path else (path.parent / unquote(parts.path)).resolve()
-            if target.is_dir():
-                target = target / "index.html"
-            if not target.is_file() or root not in target.parents:
+            try:
+                parts = urlsplit(href)
+                target = path if not parts.path else (path.parent / unquote(parts.path)).resolve()
+                if target.is_dir():
+                    target = target / "index.html"
+                exists = target.is_file()
+            except (ValueError, OSError) as err:  # a malformed URL or path (a NUL byte, say)
+                report.problems.append(f"broken link {href!r}: {err}")
+                continue
+            if not exists or root not in target.parents:
                 report.problems.append(f"broken link {href!r}: {target} does not exist")
                 continue
             if parts.fragment and target.suffix == ".html":
                 if target not in parsed:  # a page under _static, say
                     parsed[target] = _Page()
-                    parsed[target].feed(target.read_text(encoding="utf-8", errors="replace"))
+                    try:
+                        parsed[target].feed(target.read_text(encoding="utf-8", errors="replace"))
+                    except OSError as err:
+                        report.problems.append(f"broken link {href!r}: {target.name} cannot be read ({err})")
+                        continue
                 if unquote(parts.fragment) not in parsed[target].ids:
                     report.problems.append(f"broken anchor {href!r}: no id {parts.fragment!r} in {target.name}")
         seen: set[str] = set()
         for src, alt in page.images:
+            shown = src if len(src) < 80 else src[:60] + "..."
             if src.startswith("data:"):
-                payload = src.split(",", 1)[-1]
-                size = len(base64.b64decode(payload)) if ";base64" in src.split(",", 1)[0] else len(payload)
+                header, comma, payload = src.partition(",")
+                try:
+                    if not comma:
+                        raise ValueError("no comma between the header and the data")
+                    size = (len(base64.b64decode("".join(unquote(payload).split()), validate=True))
+                            if header.endswith(";base64") else len(payload))
+                except (ValueError, binascii.Error) as err:
+                    report.problems.append(f"image with a malformed data: URI {shown!r} ({err})")
+                    continue
             elif _internal(src):
-                image = (path.parent / unquote(urlsplit(src).path)).resolve()
-                if not image.is_file():
+                try:
+                    image = (path.parent / unquote(urlsplit(src).path)).resolve()
+                    exists = image.is_file()
+                except (ValueError, OSError):
+                    exists = False
+                if not exists:
                     report.problems.append(f"missing image {src!r}")
                     continue
                 size = 0 if _is_theme_asset(image, root) or str(image) in seen else image.stat().st_size
@@ -135,7 +166,6 @@ def check_site(root: str | Path, budget: int = PAGE_BUDGET) -> SiteReport:
             report.image_bytes += size
             name = Path(urlsplit(src).path).name if not src.startswith("data:") else ""
             if not alt or not alt.strip() or (name and name in alt):
-                shown = src if len(src) < 80 else src[:60] + "..."
                 report.problems.append(f"image without alt text describing it: {shown!r} (alt={alt!r})")
         for marker in ERROR_MARKERS:
             if marker in text:
@@ -145,7 +175,7 @@ def check_site(root: str | Path, budget: int = PAGE_BUDGET) -> SiteReport:
         if report.weight > budget:
             report.problems.append(f"weighs {report.weight / 1e6:.2f} MB, over the {budget / 1e6:.1f} MB budget")
         reports.append(report)
-    return SiteReport(reports)
+    return SiteReport(sorted(reports, key=lambda r: r.page))
 
 
 def main(root: str = "_build/html", budget: int = PAGE_BUDGET) -> int:

@@ -81,6 +81,7 @@ def test_predict_with_planted_weights_shows_no_warning(torch_home, monkeypatch, 
     path = models.checkpoint_path(models.default_weights("resnet18"))
     path.parent.mkdir(parents=True)
     torch.save(torchvision.models.resnet18().state_dict(), path)
+    models.trust(path)
     photo = tmp_path / "cat.png"
     sample_image("cat").save(photo)
     assert main(["predict", str(photo), "--model", "resnet18"]) == 0

@@ -29,6 +29,7 @@ def plant_resnet18(torch_home: Path, bias: float = 0.125) -> Path:
     path = models.checkpoint_path(models.default_weights("resnet18"))
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)
+    models.trust(path)  # a stand-in: its hash is not the published file's
     return path
 
 
@@ -141,9 +142,50 @@ def test_damaged_checkpoint_is_an_error_not_a_silent_fallback(torch_home, offlin
     path = models.checkpoint_path(models.default_weights("resnet18"))
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(models.WeightsUnavailableError, match="could not be loaded.*download-weights"):
+    with pytest.raises(models.DamagedCheckpointError, match="SHA-256 begins .*download-weights resnet18"):
         models.load("resnet18")
     assert path.read_bytes() == b"not a checkpoint"  # nothing deleted behind the reader's back
+
+
+def test_a_checkpoint_full_of_nans_under_the_right_name_is_not_called_pretrained(torch_home, offline):
+    """A loadable file of the right shapes but the wrong numbers: only its hash gives it away."""
+    model = torchvision.models.resnet18(weights=None)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(float("nan"))
+    path = models.checkpoint_path(models.default_weights("resnet18"))
+    path.parent.mkdir(parents=True)
+    torch.save(model.state_dict(), path)
+    with pytest.raises(models.DamagedCheckpointError, match="not the published file"):
+        models.load("resnet18")
+
+
+def test_a_verified_file_is_not_hashed_again_until_it_changes(torch_home, offline, monkeypatch):
+    path = plant_resnet18(torch_home)
+    hashed = []
+    real_sha256 = models.hashlib.sha256
+    monkeypatch.setattr(models.hashlib, "sha256", lambda: hashed.append(1) or real_sha256())
+    models.verify(path)
+    assert hashed == []  # remembered (planted files are vouched for with models.trust)
+    with path.open("ab") as file:
+        file.write(b"tampered")
+    with pytest.raises(models.DamagedCheckpointError):
+        models.verify(path)
+    assert hashed == [1]
+
+
+def test_a_loaded_model_owns_its_weights(torch_home, offline):
+    """Truncating or replacing the cached file after loading changes nothing in the model (with
+    memory-mapped weights the next forward pass died with a bus error, or silently changed)."""
+    path = plant_resnet18(torch_home, bias=0.125)
+    model = models.load("resnet18")
+    x = torch.rand(1, 3, 64, 64)
+    before = model(x)
+    with path.open("r+b") as file:
+        file.truncate(100)
+    assert torch.equal(model(x), before)
+    plant_resnet18(torch_home, bias=-3.0)  # another checkpoint over the same file
+    assert torch.equal(model(x), before) and torch.all(model.fc.bias == 0.125)
 
 
 def test_describe_reads_torchvision_metadata():
