@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import urllib.error
+from pathlib import Path
 import warnings
 
 from . import models
@@ -107,11 +108,51 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def gradcam(args: argparse.Namespace) -> int:
+def _figure_path(value: str) -> Path:
+    """``--out``: a new or existing file (not a folder) in a folder that exists and can be written,
+    with an ending matplotlib can save (so the file is written exactly where asked)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib.backend_bases import FigureCanvasBase
 
+    path = Path(value)
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if path.suffix.lstrip(".").lower() not in formats:
+        raise argparse.ArgumentTypeError(f"{value!r} must end in one of .{', .'.join(formats)} (for example heat.png)")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a folder; give a file name such as {path / 'heat.png'}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"cannot write {value!r}: permission denied")
+    return path
+
+
+def _top(value: str) -> int:
+    """``--top``: how many classes, 1 to 1000 (ImageNet's classes)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 1000, got {value!r}") from None
+    if not 1 <= number <= 1000:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 1000, got {number}")
+    return number
+
+
+def _budget(value: str) -> float:
+    """``--budget``: the largest page weight in MB, a positive finite number."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not (number > 0 and number < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number of megabytes, got {value!r}")
+    return number
+
+
+def gradcam(args: argparse.Namespace) -> int:
     from . import explain, viz
 
     image = _read_photo(args.photo)
@@ -128,7 +169,11 @@ def gradcam(args: argparse.Namespace) -> int:
         if photo is None:
             photo = models.as_picture(x[0], model.weights)
     fig = viz.gradcam_figure(photo, maps)
-    fig.savefig(args.out, dpi=100)
+    try:
+        fig.savefig(args.out, dpi=100)
+    except OSError as err:
+        print(f"error: could not write {args.out}: {err.strerror or err}", file=sys.stderr)
+        return 1
     print(f"saved {args.out}")
     return 0
 
@@ -180,11 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     photo_command(
         "predict", predict, help="the top ImageNet classes of AlexNet, VGG16 and ResNet18 for a photo",
         description="Print the most probable ImageNet classes for PHOTO, as each network sees it.",
-    ).add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
+    ).add_argument("--top", type=_top, default=5, help="how many classes to show, 1 to 1000 (default 5)")
     photo_command(
         "gradcam", gradcam, help="Grad-CAM heatmaps of AlexNet, VGG16 and ResNet18 over a photo, saved as a PNG",
         description="Save a figure of PHOTO with each network's Grad-CAM heatmap for its top class.",
-    ).add_argument("--out", default="gradcam.png", help="where to save the figure (default gradcam.png)")
+    ).add_argument("--out", type=_figure_path, default="gradcam.png",
+                   help="where to save the figure: .png, .pdf, .svg, ... (default gradcam.png)")
     paired = commands.add_parser(
         "notebooks", help="regenerate the .ipynb beside every chapter (for Colab and Binder), or --check them",
         description="Give every chapter the install cell for the repository in _config.yml and write "
@@ -195,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check-site", help="check a built book: links, anchors, images and alt text, error output, page weight",
         description="Check every page of a built book and print each page's weight.")
     site.add_argument("html", nargs="?", default="_build/html", help="the built site (default _build/html)")
-    site.add_argument("--budget", type=float, default=1.5, help="largest page weight in MB (default 1.5)")
+    site.add_argument("--budget", type=_budget, default=1.5, help="largest page weight in MB (default 1.5)")
     site.set_defaults(run=check_site)
     return parser
 

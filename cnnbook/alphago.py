@@ -14,6 +14,8 @@ planes (Extended Data Table 2), seen from the side to play. Planes that need a g
 
 from __future__ import annotations
 
+import copy
+
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -22,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 from torch import nn
+
+from . import checks
 
 SIZE = 19
 EMPTY, BLACK, WHITE = 0, 1, 2
@@ -59,9 +63,7 @@ class PolicyNetwork(nn.Module):
 
     def __init__(self, k: int = 192, planes: int = 48):
         super().__init__()
-        for name, value in (("k", k), ("planes", planes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        k, planes = checks.whole("k", k, 1), checks.whole("planes", planes, 1)
         self.k, self.planes = k, planes
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         layers["conv1"] = nn.Conv2d(planes, k, kernel_size=5, padding=2)  # 19 + 2*2 = 23
@@ -99,6 +101,7 @@ def parameter_count(k: int, planes: int = 48) -> int:
     """The policy network's number of weights, from the architecture as written in the paper:
     layer 1 ``planes*k*5*5 + k``, layers 2-12 ``11 * (k*k*3*3 + k)``, layer 13 ``k`` (no shared
     bias) plus one bias per point, 361."""
+    k, planes = checks.whole("k", k, 1), checks.whole("planes", planes, 1)
     return (planes * k * 25 + k) + 11 * (k * k * 9 + k) + k + SIZE * SIZE
 
 
@@ -135,6 +138,9 @@ def parse(text: str, to_play: str = "X", size: int = SIZE) -> Position:
     """
     if to_play not in ("X", "O"):
         raise ValueError(f"to_play must be 'X' (black) or 'O' (white), got {to_play!r}")
+    size = checks.whole("size", size, 2, SIZE)
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string of rows of . X O, got {type(text).__name__}")
     rows = [line.replace(" ", "").replace("\t", "") for line in text.splitlines()]
     rows = [row for row in rows if row and not row.startswith("#")]
     if len(rows) != size:
@@ -250,6 +256,7 @@ def play(position: Position, row: int, col: int) -> tuple[MoveResult, np.ndarray
     liberties, refuses suicide. Returns the result and the board after the move (the input
     board itself is not changed; an illegal move returns it as it was). Ko cannot be judged
     without the previous position and is not checked."""
+    _check_point(position, row, col)
     analysis = _Board(position)
     result, captured = analysis.move(row, col)
     if not result.legal:
@@ -266,6 +273,7 @@ def is_eye(position: Position, row: int, col: int) -> bool:
     """Whether an empty point is a true eye of the side to play: every neighbour is its stone, and
     of the diagonal points at most one (none on the edge) is the opponent's. Filling one's own eye
     is never sensible."""
+    _check_point(position, row, col)
     board, me, size = position.board, position.to_play, position.size
     if board[row, col] != EMPTY or any(board[r, c] != me for r, c in _neighbours(row, col, size)):
         return False
@@ -273,6 +281,11 @@ def is_eye(position: Position, row: int, col: int) -> bool:
     on_board = [(r, c) for r, c in diagonals if 0 <= r < size and 0 <= c < size]
     hostile = sum(board[r, c] == position.opponent for r, c in on_board)
     return hostile == 0 if len(on_board) < 4 else hostile <= 1
+
+
+def _check_point(position: Position, row: int, col: int) -> None:
+    checks.whole("row", row, 0, position.size - 1)
+    checks.whole("col", col, 0, position.size - 1)
 
 
 def _moves(position: Position) -> dict[tuple[int, int], MoveResult]:
@@ -407,13 +420,9 @@ def atari_positions(n: int, seed: int = 0, density: float = 0.12, size: int = SI
     qualify at the default density; if fewer than one in a hundred do (a density far from it), the
     search stops with an error instead of running for ever.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 2 <= size <= SIZE:
-        raise ValueError(f"size must be a whole number from 2 to {SIZE}, got {size!r}")
-    if not isinstance(density, (int, float, np.floating)) or not 0 < float(density) < 0.5:
-        raise ValueError(f"density must be a number between 0 and 0.5 (each colour's share of the points, "
-                         f"leaving some empty), got {density!r}")
+    n, size = checks.whole("n", n, 1), checks.whole("size", size, 2, SIZE)
+    # each colour's share of the points; at 0.5 or more no point would be left empty
+    density = checks.number("density", density, low=0, high=0.5, low_open=True, high_open=True)
     rng = np.random.default_rng(seed)
     planes, moves, legal, positions = [], [], [], []
     tries = 0
@@ -447,34 +456,60 @@ def fit(net: PolicyNetwork, planes: torch.Tensor, moves: torch.Tensor, legal: to
     if len(planes) != len(moves) or (legal is not None and len(legal) != len(moves)):
         raise ValueError(f"planes, moves and legal must hold the same number of positions, got "
                          f"{len(planes)}, {len(moves)} and {len(legal) if legal is not None else '-'}")
+    _check_positions(planes, moves)
+    epochs, batch_size = checks.whole("epochs", epochs, 1), checks.whole("batch_size", batch_size, 1)
+    lr = checks.number("lr", lr, low=0, low_open=True)
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     was_training = net.training
+    before = copy.deepcopy(net.state_dict())
     net.train()
     losses = []
     try:
-        for _ in range(epochs):
+        for epoch in range(epochs):
             order = torch.randperm(len(planes), generator=generator)
             total = 0.0
             for start in range(0, len(planes), batch_size):
                 batch = order[start:start + batch_size]
                 mask = legal[batch] if legal is not None else None
                 loss = F.nll_loss(net(planes[batch], mask), moves[batch])
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"the loss became {loss.item()} in epoch {epoch + 1} (is lr={lr:g} too "
+                                             "large, or is a move illegal under its mask?); the network keeps the "
+                                             "weights it had before fit")
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
                 total += loss.item() * len(batch)
             losses.append(total / len(planes))
+            checks.finite_weights(net, epoch, lr)
+    except BaseException:
+        net.load_state_dict(before)
+        raise
     finally:
         net.train(was_training)
         net.zero_grad(set_to_none=True)
     return losses
 
 
+def _check_positions(planes: torch.Tensor, moves: torch.Tensor) -> None:
+    if len(planes) == 0:
+        raise ValueError("planes holds no positions")
+    if len(planes) != len(moves):
+        raise ValueError(f"planes holds {len(planes)} positions but moves holds {len(moves)}")
+    checks.finite("planes", planes)
+    points = planes.shape[-1] * planes.shape[-2]
+    if int(moves.min()) < 0 or int(moves.max()) >= points:
+        raise ValueError(f"moves must be points 0 to {points - 1} (row * {planes.shape[-1]} + column), got values "
+                         f"from {int(moves.min())} to {int(moves.max())}")
+
+
 @torch.no_grad()
 def accuracy(net: PolicyNetwork, planes: torch.Tensor, moves: torch.Tensor, legal: torch.Tensor | None = None,
              batch_size: int = 256) -> float:
     """Fraction of positions where the network's most probable point is ``moves``."""
+    _check_positions(planes, moves)
+    batch_size = checks.whole("batch_size", batch_size, 1)
     was_training = net.training
     net.eval()
     try:

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
+
 
 def conv_as_matrix(kernel: np.ndarray, height: int, width: int, stride: int = 1) -> np.ndarray:
     """The matrix ``M`` with ``M @ x.ravel() == conv(x).ravel()`` for every ``height x width`` image.
@@ -62,6 +64,9 @@ def output_size_unrounded(size: int, kernel: int, stride: int = 1, padding: int 
     With ``dilation=1`` this is the lecture's ``(H + 2p - k) / s + 1``: for AlexNet's first layer
     ``(224 + 2*2 - 11) / 4 + 1 = 55.25``.
     """
+    size, kernel = _check_int("size", size, 1), _check_int("kernel", kernel, 1)
+    stride, padding = _check_int("stride", stride, 1), _check_int("padding", padding, 0)
+    dilation = _check_int("dilation", dilation, 1)
     return (size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1
 
 
@@ -101,13 +106,17 @@ def output_size(
 
 
 def _as_channels(name: str, array: object) -> np.ndarray:
-    """A 2-D ``(H, W)`` or 3-D ``(C, H, W)`` array as float ``(C, H, W)``."""
-    array = np.asarray(array, dtype=np.float64)
-    if array.ndim == 2:
-        return array[None]
-    if array.ndim == 3:
-        return array
-    raise ValueError(f"{name} must be 2-D (H, W) or 3-D (C, H, W), got shape {array.shape}")
+    """A 2-D ``(H, W)`` or 3-D ``(C, H, W)`` array of finite numbers as float ``(C, H, W)``."""
+    try:
+        array = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be an array of numbers, got {type(array).__name__} ({err})") from None
+    if array.ndim not in (2, 3):
+        raise ValueError(f"{name} must be 2-D (H, W) or 3-D (C, H, W), got shape {array.shape}")
+    if 0 in array.shape:
+        raise ValueError(f"{name} must have at least one value along every axis, got shape {array.shape}")
+    checks.finite(name, array)
+    return array[None] if array.ndim == 2 else array
 
 
 def conv2d(x: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0) -> np.ndarray:
@@ -257,7 +266,7 @@ def trace_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerSh
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(input_shape))
+            checks.forward(model, torch.zeros(input_shape), "input_shape")
     finally:
         for handle in handles:
             handle.remove()

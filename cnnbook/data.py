@@ -38,6 +38,8 @@ def load_image(path: str | Path) -> Image.Image:
     WebP all work. A missing, empty, truncated or non-image file, or one so large that it looks like
     a decompression bomb, raises :class:`ImageLoadError` (a ``ValueError``) naming the file.
     """
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise ImageLoadError(f"path must be the name of an image file, got {path!r}")
     path = Path(path)
     if not path.exists():
         raise ImageLoadError(f"{path}: no such file")

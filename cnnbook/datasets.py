@@ -8,6 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import checks
+
 
 @dataclass
 class Split:
@@ -29,8 +31,10 @@ def digits(size: int = 16, canvas: int = 24, test_fraction: float = 1 / 3, seed:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    if size < 8 or canvas < size:
+    size, canvas = checks.whole("size", size, 8), checks.whole("canvas", canvas, 8)
+    if canvas < size:
         raise ValueError(f"need 8 <= size <= canvas, got size={size}, canvas={canvas}")
+    test_fraction = checks.number("test_fraction", test_fraction, low=0, high=1, low_open=True, high_open=True)
     bunch = load_digits()
     images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
     images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
@@ -45,6 +49,10 @@ def digits(size: int = 16, canvas: int = 24, test_fraction: float = 1 / 3, seed:
 
 def shift(images: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     """Move every image ``dx`` pixels right and ``dy`` down, filling the vacated border with 0."""
+    dx, dy = checks.whole("dx", dx, None), checks.whole("dy", dy, None)
+    if not isinstance(images, torch.Tensor) or images.ndim < 2:
+        raise ValueError(f"images must be a tensor (..., H, W), got {type(images).__name__} "
+                         f"{tuple(getattr(images, 'shape', ()))}")
     height, width = images.shape[-2:]
     if abs(dx) >= width or abs(dy) >= height:
         raise ValueError(f"shift ({dx}, {dy}) moves a {height}x{width} image out of view")
@@ -91,8 +99,8 @@ def shapes_scene(size: int = 96, n_objects: int = 3, seed: int = 0, noise: float
     bounding box and pixel mask come back with the image, so the picture can serve classification,
     localisation, detection and both kinds of segmentation.
     """
-    if n_objects < 1:
-        raise ValueError(f"n_objects must be at least 1, got {n_objects}")
+    size, n_objects = checks.whole("size", size, 8), checks.whole("n_objects", n_objects, 1)
+    noise = checks.number("noise", noise, low=0, high=1)
     rng = np.random.default_rng(seed)
     image = np.clip(0.15 + noise * rng.standard_normal((size, size, 3)), 0, 1)
     occupied = np.zeros((size, size), dtype=bool)
@@ -134,8 +142,7 @@ class Shapes:
 def shapes(n: int, size: int = 48, seed: int = 0) -> Shapes:
     """``n`` generated pictures, each with one square, disk or triangle at a random place, size and
     colour on a noisy background, with its label and bounding box (see :func:`shapes_scene`)."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    n, size = checks.whole("n", n, 1), checks.whole("size", size, 8)
     rng = np.random.default_rng(seed)
     scenes = [shapes_scene(size=size, n_objects=1, seed=int(s)) for s in rng.integers(0, 2**31, size=n)]
     images = torch.tensor(np.stack([s.image for s in scenes]), dtype=torch.float32).permute(0, 3, 1, 2)

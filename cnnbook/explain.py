@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
 from .features import _modules_by_name
 
 
@@ -91,6 +92,7 @@ def gradcam_raw(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
     ``batch_size`` images go through at a time (None: all at once); the maps are the same.
     """
     module = _resolve(model, layer)
+    checks.batch("x", x)
     with evaluating(model):
         return torch.cat([_gradcam_raw(model, module, xb, tb) for xb, tb in _chunks(x, target, batch_size)])
 
@@ -114,7 +116,7 @@ def _gradcam_raw(model: nn.Module, module: nn.Module, x: torch.Tensor,
     handle = module.register_forward_hook(hook)
     try:
         with torch.enable_grad():
-            logits = model(x)
+            logits = checks.forward(model, x)
             if "activation" not in kept:
                 raise RuntimeError("the layer did not run during the forward pass")
             chosen = _targets(target, logits)
@@ -160,8 +162,8 @@ def fgsm(model: nn.Module, x: torch.Tensor, eps: float,
     The result stays within ``eps`` of ``x`` in every pixel. The model's parameters get no ``.grad``.
     ``batch_size`` images are attacked at a time (None: all at once); the result is the same.
     """
-    if eps < 0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
+    eps = checks.number("eps", eps, low=0)
+    checks.batch("x", x)
     if eps == 0:
         return x.clone()
     with evaluating(model):
@@ -171,7 +173,7 @@ def fgsm(model: nn.Module, x: torch.Tensor, eps: float,
 def _fgsm(model: nn.Module, x: torch.Tensor, eps: float, target) -> torch.Tensor:
     with torch.enable_grad():
         x_in = x.detach().clone().requires_grad_(True)
-        logits = model(x_in)
+        logits = checks.forward(model, x_in)
         labels = _targets(target, logits.detach())
         loss = F.cross_entropy(logits, labels)
         (grad,) = torch.autograd.grad(loss, x_in)
@@ -188,15 +190,13 @@ def pgd(model: nn.Module, x: torch.Tensor, eps: float, steps: int = 10, step_siz
     grows. ``target`` as for :func:`fgsm`; None fixes each image's label to the prediction on ``x``.
     ``batch_size`` images are attacked at a time (None: all at once).
     """
-    if eps < 0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+    eps = checks.number("eps", eps, low=0)
+    steps = checks.whole("steps", steps, 1)
     if step_size is None:
         step_size = 2.5 * eps / steps
-    elif step_size <= 0:
-        raise ValueError(f"step_size must be > 0, got {step_size}")
-    x = x.detach()
+    else:
+        step_size = checks.number("step_size", step_size, low=0, low_open=True)
+    x = checks.batch("x", x).detach()
     if eps == 0:
         return x.clone()
     with evaluating(model):
@@ -205,7 +205,7 @@ def pgd(model: nn.Module, x: torch.Tensor, eps: float, steps: int = 10, step_siz
 
 def _pgd(model: nn.Module, x: torch.Tensor, eps: float, steps: int, step_size: float, target) -> torch.Tensor:
     with torch.no_grad():
-        labels = _targets(target, model(x))
+        labels = _targets(target, checks.forward(model, x))
     adv = x.clone()
     for _ in range(steps):
         with torch.enable_grad():
@@ -226,6 +226,8 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """
     if a.shape != b.shape or a.dim() < 2:
         raise ValueError(f"need two batches of maps of the same shape (B, ...), got {tuple(a.shape)} and {tuple(b.shape)}")
+    checks.finite("a", a)
+    checks.finite("b", b)
 
     def ranks(m: torch.Tensor) -> torch.Tensor:
         flat = m.detach().flatten(1).double()
@@ -299,6 +301,11 @@ def activation_maximization(
         raise ValueError(f"bound must be 'sigmoid' or 'clamp', got {bound!r}")
     if kind != "class" and layer is None:
         raise ValueError(f"kind={kind!r} needs the layer whose unit to maximise")
+    input_shape = tuple(checks.whole(f"input_shape[{i}]", n, 1) for i, n in enumerate(input_shape))
+    unit, steps = checks.whole("unit", unit, 0), checks.whole("steps", steps, 1)
+    l1, lr = checks.number("l1", l1, low=0), checks.number("lr", lr, low=0, low_open=True)
+    jitter, scale = checks.whole("jitter", jitter, 0), checks.number("scale", scale, low=1)
+    rotate = checks.number("rotate", rotate, low=-180, high=180)
     module = _resolve(model, layer) if layer is not None else None
     generator = torch.Generator().manual_seed(seed)
     start = torch.rand((1, *input_shape), generator=generator) * 0.2 + 0.4  # grey with a little noise
@@ -311,13 +318,13 @@ def activation_maximization(
         with torch.enable_grad(), evaluating(model):
             for _ in range(steps):
                 image = torch.sigmoid(param) if bound == "sigmoid" else param
-                logits = model(_augment(image, generator, jitter, scale, rotate))
-                if kind == "class":
-                    activation = logits[0, unit]
-                elif kind == "filter":
-                    activation = kept["out"][0, unit].sum()
-                else:
-                    activation = kept["out"][0, unit]
+                logits = checks.forward(model, _augment(image, generator, jitter, scale, rotate), "input_shape")
+                units = logits if kind == "class" else kept["out"]
+                if unit >= units.shape[1]:
+                    what = {"class": "classes", "filter": "channels", "neuron": "outputs"}[kind]
+                    raise ValueError(f"unit must be below {units.shape[1]}, the number of {what} "
+                                     f"{'of the model' if kind == 'class' else f'of layer {layer!r}'}; got {unit}")
+                activation = units[0, unit].sum() if kind == "filter" else units[0, unit]
                 objective = activation - l1 * image.abs().sum()
                 optimiser.zero_grad()
                 (-objective).backward(inputs=[param])
@@ -340,13 +347,19 @@ def fooling_image(model: nn.Module, input_shape: tuple[int, int, int], target: i
 
     Returns the image ``(C, H, W)`` in [0, 1] and the probability the model gives the target.
     """
+    input_shape = tuple(checks.whole(f"input_shape[{i}]", n, 1) for i, n in enumerate(input_shape))
+    target, steps = checks.whole("target", target, 0), checks.whole("steps", steps, 1)
+    confidence = checks.number("confidence", confidence, low=0, high=1, low_open=True)
+    lr = checks.number("lr", lr, low=0, low_open=True)
     generator = torch.Generator().manual_seed(seed)
     param = torch.randn((1, *input_shape), generator=generator).requires_grad_(True)
     optimiser = torch.optim.Adam([param], lr=lr)
     probability = 0.0
     with torch.enable_grad(), evaluating(model):
         for _ in range(steps):
-            log_probs = model(torch.sigmoid(param)).log_softmax(dim=1)
+            log_probs = checks.forward(model, torch.sigmoid(param), "input_shape").log_softmax(dim=1)
+            if target >= log_probs.shape[1]:
+                raise ValueError(f"target must be below {log_probs.shape[1]}, the number of classes; got {target}")
             probability = float(log_probs[0, target].detach().exp())
             if probability >= confidence:
                 break

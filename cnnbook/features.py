@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import checks
+
 
 def _modules_by_name(model: nn.Module, names: Iterable[str]) -> dict[str, nn.Module]:
     modules = dict(model.named_modules())
@@ -32,7 +34,11 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layers: Iterable[str]) -> di
     tensor the ReLU then overwrites). The forward pass runs without gradients; the model's training
     flags and parameters are left as they are, and every hook is removed, also on errors.
     """
+    if isinstance(layers, str):
+        raise ValueError(f"layers must be a list of layer names, got the string {layers!r}; write [{layers!r}]")
     layers = list(layers)
+    if not layers:
+        raise ValueError("layers is empty; name at least one layer, for example 'features.0'")
     modules = _modules_by_name(model, layers)
     captured: dict[str, torch.Tensor] = {}
 
@@ -70,6 +76,7 @@ def first_layer_filters(model: nn.Module, columns: int = 8, gap: int = 1) -> np.
     weak filters stay visible; a constant filter becomes mid-grey rather than NaN. Filters with one
     input channel are shown in grey.
     """
+    columns, gap = checks.whole("columns", columns, 1), checks.whole("gap", gap, 0)
     weight = first_conv(model).weight.detach().cpu().numpy()  # (filters, channels, k, k)
     if weight.shape[1] not in (1, 3):
         raise ValueError(f"can only draw filters with 1 or 3 input channels, got {weight.shape[1]}")

@@ -36,7 +36,7 @@ from PIL import Image
 from torch import nn
 from torchvision.models import WeightsEnum
 
-from . import notice
+from . import checks, notice
 from .notice import UntrainedNetworkWarning
 
 #: The networks the book's chapters load; ``python -m cnnbook download-weights`` fetches these.
@@ -325,12 +325,12 @@ def top_k(model: nn.Module, x: torch.Tensor, k: int = 5, categories: list[str] |
         if weights is None:
             raise ValueError("the model has no .weights; load it with cnnbook.models.load or pass categories")
         categories = weights.meta["categories"]
-    if x.ndim != 4:
-        raise ValueError(f"x must be a batch (B, C, H, W), got shape {tuple(x.shape)}")
+    checks.batch("x", x)
     with torch.no_grad():
-        probabilities = model(x).softmax(dim=1)
-    if not 1 <= k <= probabilities.shape[1]:
-        raise ValueError(f"k must be between 1 and {probabilities.shape[1]}, got {k}")
+        probabilities = checks.forward(model, x).softmax(dim=1)
+    checks.whole("k", k, 1, probabilities.shape[1])
+    if len(categories) != probabilities.shape[1]:
+        raise ValueError(f"categories has {len(categories)} names but the model gives {probabilities.shape[1]} classes")
     values, indices = probabilities.topk(k, dim=1)
     return [
         [Prediction(int(i), categories[int(i)], float(v)) for v, i in zip(row_values, row_indices)]

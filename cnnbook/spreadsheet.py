@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from . import checks
 from .conv import _check_int, avg_pool2d, conv2d, max_pool2d
 
 _PADDING_FILL = PatternFill("solid", fgColor="DDDDDD")
@@ -62,6 +63,7 @@ def _check_2d(name: str, array: object) -> np.ndarray:
     array = np.asarray(array, dtype=np.float64)
     if array.ndim != 2:
         raise ValueError(f"{name} must be a 2-D grid of numbers for a spreadsheet, got shape {array.shape}")
+    checks.finite(name, array)
     return array
 
 

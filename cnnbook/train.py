@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
+
+from . import checks
 
 
 def mlp(in_shape: tuple[int, int, int], hidden: int = 128, classes: int = 10) -> nn.Sequential:
     """A one-hidden-layer perceptron: every hidden unit sees every pixel."""
-    channels, height, width = in_shape
+    channels, height, width = (checks.whole(f"in_shape[{i}]", n, 1) for i, n in enumerate(in_shape))
+    hidden, classes = checks.whole("hidden", hidden, 1), checks.whole("classes", classes, 1)
     return nn.Sequential(
         nn.Flatten(),
         nn.Linear(channels * height * width, hidden),
@@ -22,7 +27,8 @@ def small_cnn(in_channels: int = 1, widths: tuple[int, int] = (32, 64), classes:
 
     The final global max pool makes the prediction depend on *whether* a pattern occurs, not where.
     """
-    first, second = widths
+    first, second = (checks.whole(f"widths[{i}]", n, 1) for i, n in enumerate(widths))
+    in_channels, classes = checks.whole("in_channels", in_channels, 1), checks.whole("classes", classes, 1)
     return nn.Sequential(
         nn.Conv2d(in_channels, first, kernel_size=3, padding=1),
         nn.ReLU(),
@@ -49,35 +55,62 @@ def fit(
     lr: float = 3e-3,
     seed: int = 0,
 ) -> list[float]:
-    """Train with Adam and cross-entropy on shuffled mini-batches; return the mean loss per epoch."""
+    """Train with Adam and cross-entropy on shuffled mini-batches; return the mean loss per epoch.
+
+    If the loss stops being a finite number (a learning rate far too large, say), training stops
+    with an error and the model gets back the weights it had before the call.
+    """
+    checks.batch("x", x)
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} examples but y has {len(y)} labels")
+    epochs, batch_size = checks.whole("epochs", epochs, 1), checks.whole("batch_size", batch_size, 1)
+    lr = checks.number("lr", lr, low=0, low_open=True)
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
+    before = copy.deepcopy(model.state_dict())
     model.train()
     history = []
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=generator)
-        total = 0.0
-        for start in range(0, len(x), batch_size):
-            batch = order[start : start + batch_size]
-            optimiser.zero_grad()
-            loss = loss_fn(model(x[batch]), y[batch])
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(batch)
-        history.append(total / len(x))
-    model.eval()
+    try:
+        for epoch in range(epochs):
+            order = torch.randperm(len(x), generator=generator)
+            total = 0.0
+            for start in range(0, len(x), batch_size):
+                batch = order[start : start + batch_size]
+                optimiser.zero_grad()
+                logits = checks.forward(model, x[batch])
+                _check_labels(y[batch], logits.shape[1])
+                loss = loss_fn(logits, y[batch])
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"the loss became {loss.item()} in epoch {epoch + 1} (is lr={lr:g} too "
+                                             "large?); the model keeps the weights it had before fit")
+                loss.backward()
+                optimiser.step()
+                total += loss.item() * len(batch)
+            history.append(total / len(x))
+            checks.finite_weights(model, epoch, lr)
+    except BaseException:
+        model.load_state_dict(before)
+        raise
+    finally:
+        model.eval()
     return history
+
+
+def _check_labels(y: torch.Tensor, classes: int) -> None:
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
+        raise ValueError(f"y holds labels from {int(y.min())} to {int(y.max())}, but the model has {classes} "
+                         f"classes (labels 0 to {classes - 1})")
 
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
     """Fraction of ``x`` that ``model`` labels correctly (evaluated in eval mode, without
     gradients, ``batch_size`` images at a time so that memory does not grow with ``len(x)``)."""
+    checks.batch("x", x)
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
+    batch_size = checks.whole("batch_size", batch_size, 1)
     was_training = model.training
     model.eval()
     try:
@@ -123,6 +156,8 @@ class ConvBlock(nn.Module):
 def deep_cnn(blocks: int, residual: bool, width: int = 16, in_channels: int = 1, classes: int = 10) -> nn.Sequential:
     """A stem convolution, ``blocks`` ConvBlocks (2 conv layers each), global average pooling and a
     linear classifier: ``2 * blocks + 2`` weighted layers, plain or residual."""
+    blocks, width = checks.whole("blocks", blocks, 1), checks.whole("width", width, 1)
+    in_channels, classes = checks.whole("in_channels", in_channels, 1), checks.whole("classes", classes, 1)
     return nn.Sequential(
         nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
         nn.BatchNorm2d(width),
@@ -138,6 +173,7 @@ def shapes_cnn(classes: int = 3) -> nn.Sequential:
     """Three 3x3 convolutions (16, 32, 64 channels, max pooling after the first two), global
     average pooling and a linear layer: small enough to train on the shapes data in seconds.
     Its last convolution's ReLU, ``"7"``, is the natural Grad-CAM layer."""
+    classes = checks.whole("classes", classes, 1)
     return nn.Sequential(
         nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),

@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch, Rectangle
 
+from . import checks
 from .datasets import SHAPES, Scene
 
 #: One colour per shape class, for boxes and semantic masks.
@@ -19,6 +20,8 @@ CLASS_COLOURS = {"square": "#d62728", "disk": "#1f77b4", "triangle": "#2ca02c"}
 
 def show_images(images: Mapping[str, np.ndarray], cmap: str = "gray", size: float = 2.6) -> Figure:
     """A row of images, each titled by its key; 2-D arrays drawn with ``cmap``."""
+    if not images:
+        raise ValueError("images is empty; pass a mapping of titles to images")
     fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size), squeeze=False)
     for ax, (title, image) in zip(axes[0], images.items()):
         ax.imshow(image, cmap=cmap if np.ndim(image) == 2 else None)
@@ -222,6 +225,7 @@ def feature_grid(maps, count: int = 32, columns: int = 8, title: str = "", size:
 
     Each channel gets its own contrast, as in the lecture's figures; the title states the shape.
     """
+    count, columns = checks.whole("count", count, 1), checks.whole("columns", columns, 1)
     maps = np.asarray(maps.detach().cpu() if hasattr(maps, "detach") else maps)
     if maps.ndim == 4:
         if maps.shape[0] != 1:

@@ -10,6 +10,7 @@ from typing import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
+from . import checks
 from .viz import conv_panels, draw_grid
 
 
@@ -79,6 +80,8 @@ function cnnbookOutputSize(size, kernel, stride, padding, dilation, ceilMode) {
 
 def calculator_html(size: int = 224, kernel: int = 11, stride: int = 4, padding: int = 2) -> str:
     """A self-contained HTML form that applies the output-size formula as the reader types."""
+    size, kernel = checks.whole("size", size, 1), checks.whole("kernel", kernel, 1)
+    stride, padding = checks.whole("stride", stride, 1), checks.whole("padding", padding, 0)
     uid = "cnnbook-calc-" + uuid.uuid4().hex[:8]
     fields = [("size", "input size H", size, 1), ("kernel", "kernel size k", kernel, 1),
               ("stride", "stride s", stride, 1), ("padding", "padding p", padding, 0),

@@ -223,7 +223,7 @@ def test_trace_shapes_with_flatten_and_adaptive_pool():
 
 def test_trace_shapes_removes_hooks_when_the_forward_pass_fails():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(5, 2))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match=r"cannot take input_shape of shape \(1, 3, 8, 8\): mat1 and mat2"):
         trace_shapes(model, (1, 3, 8, 8))
     assert not any(m._forward_hooks for m in model.modules())
 

@@ -68,7 +68,7 @@ def test_scene_is_fixed_by_the_seed():
 
 
 def test_scene_errors():
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="n_objects must be a whole number >= 1"):
         shapes_scene(n_objects=0)
     with pytest.raises(ValueError, match="could not place 40 objects"):
         shapes_scene(size=32, n_objects=40)
@@ -78,5 +78,5 @@ def test_shapes_dataset_is_fixed_by_the_seed_and_checks_n():
     a, b = shapes(5, size=32, seed=3), shapes(5, size=32, seed=3)
     assert torch.equal(a.images, b.images) and torch.equal(a.boxes, b.boxes)
     assert a.images.shape == (5, 3, 32, 32) and a.images.dtype == torch.float32
-    with pytest.raises(ValueError, match="n must be at least 1"):
+    with pytest.raises(ValueError, match="n must be a whole number >= 1"):
         shapes(0)

@@ -111,7 +111,7 @@ def test_fgsm_bounds():
     assert (adv - x).abs().max() <= 0.1 + 1e-7
     assert adv.min() >= 0 and adv.max() <= 1
     assert all(p.grad is None for p in model.parameters())
-    with pytest.raises(ValueError, match="eps must be >= 0"):
+    with pytest.raises(ValueError, match="eps must be a finite number >= 0"):
         explain.fgsm(model, x, -0.1)
 
 
@@ -134,11 +134,11 @@ def test_pgd_bounds_and_errors():
     assert (adv - x).abs().max() <= 0.1 + 1e-6
     assert adv.min() >= 0 and adv.max() <= 1
     assert all(p.grad is None for p in model.parameters())
-    with pytest.raises(ValueError, match="eps must be >= 0"):
+    with pytest.raises(ValueError, match="eps must be a finite number >= 0"):
         explain.pgd(model, x, -0.1)
     with pytest.raises(ValueError, match="steps must be a whole number >= 1"):
         explain.pgd(model, x, 0.1, steps=0)
-    with pytest.raises(ValueError, match="step_size must be > 0"):
+    with pytest.raises(ValueError, match="step_size must be a finite number > 0"):
         explain.pgd(model, x, 0.1, step_size=0.0)
 
 

@@ -243,7 +243,7 @@ def test_top_k_uses_the_weights_categories_and_checks_k(torch_home):
     model.weights = models.default_weights("resnet18")
     (row,) = models.top_k(model, torch.zeros(1, 1, 1, 3), k=5)
     assert all(p.name == model.weights.meta["categories"][p.index] for p in row)
-    with pytest.raises(ValueError, match="k must be between 1 and 1000"):
+    with pytest.raises(ValueError, match="k must be a whole number from 1 to 1000"):
         models.top_k(model, torch.zeros(1, 1, 1, 3), k=0)
     with pytest.raises(ValueError, match="has no .weights"):
         models.top_k(torch.nn.Identity(), torch.zeros(1, 1, 1, 3))
