@@ -22,16 +22,21 @@ def load(path: Path = REPORT) -> dict:
     return json.loads(path.read_text())
 
 
-def cost_note(page: str, report: dict, appendix: str) -> str:
+#: The page that shows the whole report (its own cost line points below instead of to itself).
+APPENDIX = "how-this-book-is-built"
+
+
+def cost_note(page: str, report: dict, appendix: str | None) -> str:
     """One Markdown sentence: how long ``page`` (a chapter's file name without ``.md``) ran and
     how much memory it needed when the report was measured, on what machine, and that it needs no
-    GPU. ``appendix`` is the link to the page that shows the whole report. Raises ``KeyError`` for
-    a page the report lacks."""
+    GPU. ``appendix`` is the link to the page that shows the whole report (None on that page).
+    Raises ``KeyError`` for a page the report lacks."""
     seconds = report["chapter_s"][page]["median"]
     peak_gb = report["chapter_peak_rss_mb"][page]["max"] / 1000
     cores = report["machine"]["cores"]
+    where = f"see [how this book is built]({appendix})" if appendix else "the tables below show the whole report"
     return (f"*Running this page took {seconds:.0f} s and at most {peak_gb:.1f} GB of memory on a {cores}-core CPU "
-            f"when the book was last measured ({report['measured']}; see [how this book is built]({appendix})). "
+            f"when the book was last measured ({report['measured']}; {where}). "
             "It needs no GPU: its code runs on the CPU, so a GPU runtime would not make it faster.*")
 
 

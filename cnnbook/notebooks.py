@@ -434,7 +434,7 @@ def reader_notebook(md: Path, root: Path = ROOT, report: dict | None = None) -> 
     ctx = Context(root, docname)
     source = jupytext.read(md)
     report = costs.load() if report is None else report
-    appendix = ctx.page_url("book/how-this-book-is-built")
+    appendix = ctx.page_url(f"book/{costs.APPENDIX}")
     note = ("*This is the notebook of [a page of cnnbook]({web}{doc}.html), the book's website. Where the page quotes a number that a cell computes, this "
             "notebook names it in bold code, like **`this`**, and the hidden cell above the text prints "
             "its value from your own run.*").format(web=ctx.website, doc=docname)
@@ -446,7 +446,8 @@ def reader_notebook(md: Path, root: Path = ROOT, report: dict | None = None) -> 
             if not titled:
                 title = re.search(r"^# .*$", text, re.M)
                 if title:
-                    extra = note + "\n\n" + costs.cost_note(Path(docname).name, report, appendix)
+                    name = Path(docname).name
+                    extra = note + "\n\n" + costs.cost_note(name, report, None if name == costs.APPENDIX else appendix)
                     text = text[:title.end()] + "\n\n" + extra + text[title.end():]
                     titled = True
             cells.append({"cell_type": "markdown", "id": _cell_id(text, seen), "metadata": {}, "source": text})

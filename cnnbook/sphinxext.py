@@ -117,7 +117,7 @@ def _cost_note(app: Sphinx, docname: str, source: list[str]) -> None:
     # fails until the book's chapters are measured again.
     if not source[0].startswith("---\njupytext:") or name not in report["chapter_s"]:
         return
-    appendix = os.path.relpath("book/how-this-book-is-built.md", str(Path(docname).parent))
+    appendix = None if name == costs.APPENDIX else os.path.relpath(f"book/{costs.APPENDIX}.md", str(Path(docname).parent))
     source[0] = costs.with_cost_note(source[0], costs.cost_note(name, report, appendix))
 
 
