@@ -112,6 +112,65 @@ def parameter_table(model: nn.Module) -> list[LayerParameters]:
 
 
 @dataclass
+class LayerCost:
+    """One row of :func:`layer_costs`: what a layer stores and what it computes, per image."""
+
+    name: str
+    layer: str
+    output_shape: tuple[int, ...]  # without the batch axis
+    parameters: int  # weights and biases the layer owns
+    macs: int  # multiply-accumulate operations of its weights (convolution and linear layers)
+    activations: int  # numbers in its output
+
+    @property
+    def activation_bytes(self) -> int:
+        """The output's memory as 32-bit floats."""
+        return 4 * self.activations
+
+
+def layer_costs(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerCost]:
+    """Parameters, multiply-accumulates and output size of every leaf layer for one image of
+    ``input_shape`` ``(C, H, W)``, in the order the layers run.
+
+    A convolution computes ``C_in / groups * k_h * k_w`` products for each of its outputs, a linear
+    layer ``in_features``; other layers (ReLU, pooling, batch norm) are counted as doing no
+    multiply-accumulates. Works on a model on the ``meta`` device, so even VGG19 costs no memory.
+    """
+    shape = tuple(checks.whole(f"input_shape[{i}]", n, 1) for i, n in enumerate(input_shape))
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    names = {module: name for name, module in model.named_modules()}
+    rows: list[LayerCost] = []
+
+    def record(module: nn.Module, inputs: tuple, output: object) -> None:
+        if not isinstance(output, torch.Tensor):
+            return
+        per_image = output.numel() // output.shape[0]
+        if isinstance(module, nn.Conv2d):
+            k_h, k_w = module.kernel_size
+            macs = per_image * (module.in_channels // module.groups) * k_h * k_w
+        elif isinstance(module, nn.Linear):
+            macs = per_image * module.in_features
+        else:
+            macs = 0
+        own = sum(p.numel() for p in module.parameters(recurse=False))
+        rows.append(LayerCost(names[module], type(module).__name__, tuple(output.shape[1:]), own, macs, per_image))
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    flags = {m: m.training for m in model.modules()}
+    handles = [leaf.register_forward_hook(record) for leaf in leaves]
+    try:
+        model.eval()
+        with torch.no_grad():
+            checks.forward(model, torch.zeros((1, *shape), device=device), "input_shape")
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, training in flags.items():
+            module.training = training
+    return rows
+
+
+@dataclass
 class ReceptiveField:
     name: str
     layer: str

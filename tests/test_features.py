@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+import torchvision
 from torch import nn
 
 from cnnbook import features
@@ -136,3 +137,37 @@ def test_receptive_fields_need_a_flat_stack():
         features.receptive_fields(nn.Conv2d(1, 1, 3))
     with pytest.raises(TypeError, match="is itself a Sequential"):
         features.receptive_fields(nn.Sequential(nn.Sequential(nn.Conv2d(1, 1, 3))))
+
+
+# --- what each layer stores and computes --------------------------------------------------------------
+
+
+def test_layer_costs_by_hand_on_a_tiny_network():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+    rows = features.layer_costs(model, (3, 8, 8))
+    assert [r.name for r in rows] == ["0", "1", "2", "3", "4"]
+    conv, relu, pool, flat, linear = rows
+    assert conv.output_shape == (8, 8, 8) and conv.parameters == 8 * 3 * 9 + 8
+    assert conv.macs == (8 * 8 * 8) * (3 * 3 * 3)  # every output: 27 products
+    assert relu.macs == pool.macs == flat.macs == 0 and pool.activations == 8 * 4 * 4
+    assert linear.macs == 10 * 128 and linear.parameters == 128 * 10 + 10
+    assert conv.activation_bytes == 4 * 512
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+@pytest.mark.parametrize("name", ["alexnet", "vgg16", "resnet18"])
+def test_layer_costs_agree_with_torchvisions_published_counts(name):
+    """torchvision's metadata gives each network's parameters and GFLOPs (multiply-accumulates)."""
+    with torch.device("meta"):
+        model = torchvision.models.get_model(name)
+    rows = features.layer_costs(model, (3, 224, 224))
+    meta = torchvision.models.get_model_weights(name).DEFAULT.meta
+    assert sum(r.parameters for r in rows) == meta["num_params"]
+    assert round(sum(r.macs for r in rows) / 1e9, 3) == pytest.approx(meta["_ops"], abs=0.001)
+
+
+def test_layer_costs_names_a_shape_the_model_cannot_take():
+    with pytest.raises(ValueError, match=r"cannot take input_shape of shape \(1, 1, 8, 8\)"):
+        features.layer_costs(nn.Sequential(nn.Conv2d(3, 4, 3)), (1, 8, 8))
+    with pytest.raises(ValueError, match=r"input_shape\[1\] must be a whole number >= 1"):
+        features.layer_costs(nn.Sequential(nn.Conv2d(3, 4, 3)), (3, 0, 8))
