@@ -34,9 +34,12 @@ def cost_note(page: str, report: dict, appendix: str | None) -> str:
     seconds = report["chapter_s"][page]["median"]
     peak_gb = report["chapter_peak_rss_mb"][page]["max"] / 1000
     cores = report["machine"]["cores"]
-    where = f"see [how this book is built]({appendix})" if appendix else "the tables below show the whole report"
+    if appendix:
+        where = f"; see [how this book is built]({appendix})"
+    else:
+        where = "; the tables below show the whole report" if page == APPENDIX else ""
     return (f"*Running this page took {seconds:.0f} s and at most {peak_gb:.1f} GB of memory on a {cores}-core CPU "
-            f"when the book was last measured ({report['measured']}; {where}). "
+            f"when the book was last measured ({report['measured']}{where}). "
             "It needs no GPU: its code runs on the CPU, so a GPU runtime would not make it faster.*")
 
 

@@ -117,7 +117,11 @@ def _cost_note(app: Sphinx, docname: str, source: list[str]) -> None:
     # fails until the book's chapters are measured again.
     if not source[0].startswith("---\njupytext:") or name not in report["chapter_s"]:
         return
-    appendix = None if name == costs.APPENDIX else os.path.relpath(f"book/{costs.APPENDIX}.md", str(Path(docname).parent))
+    appendix_doc = f"book/{costs.APPENDIX}"
+    if name == costs.APPENDIX or appendix_doc not in app.env.found_docs:
+        appendix = None  # the page itself, or a build without the appendix (a test's part of the book)
+    else:
+        appendix = os.path.relpath(f"{appendix_doc}.md", str(Path(docname).parent))
     source[0] = costs.with_cost_note(source[0], costs.cost_note(name, report, appendix))
 
 
