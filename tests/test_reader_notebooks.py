@@ -16,7 +16,8 @@ executed in it with nbclient (no Jupyter Book, no MyST-NB, no test tools in the 
 
 The kernels run offline (``CNNBOOK_OFFLINE=1``, an empty ``TORCH_HOME``): pages that use ImageNet
 networks must show the untrained notice and go on. Each environment is built once per run and
-deleted after it; chapters run two at a time (one thread each).
+deleted after it; the two are installed side by side (pip mostly waits on the disk) and their
+chapters run two at a time (one thread each).
 """
 
 from __future__ import annotations
@@ -129,6 +130,32 @@ def repository(tmp_path_factory) -> Path:
     return working_tree_repository(tmp_path_factory.mktemp("repository"))
 
 
+@pytest.fixture(scope="module")
+def environments(repository, tmp_path_factory):
+    """Both fresh environments, installed at the same time: {"colab": (folder, python), "binder": ...}."""
+    colab, binder = tmp_path_factory.mktemp("colab"), tmp_path_factory.mktemp("binder")
+    clone = binder / "clone"
+    shutil.copytree(repository, clone)
+    requirements = (clone / "binder" / "requirements.txt").read_text()
+    assert UNREACHABLE_HERE in requirements
+    reachable = binder / "requirements-reachable.txt"
+    reachable.write_text(requirements.replace(UNREACHABLE_HERE, ""))
+
+    def make_binder() -> Path:
+        python = virtualenv(binder / "venv", "-r", str(reachable))
+        # repo2docker runs postBuild from the repository's root with the environment's Python first on PATH.
+        run(["bash", "binder/postBuild"], cwd=clone, env={**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}"})
+        return python
+
+    with ThreadPoolExecutor(2) as pool:
+        colab_python = pool.submit(virtualenv, colab / "venv", *COLAB_PACKAGES)
+        binder_python = pool.submit(make_binder)
+        made = {"colab": (colab, colab_python.result()), "binder": (binder, binder_python.result())}
+    yield made
+    for folder, _ in made.values():
+        shutil.rmtree(folder / "venv", ignore_errors=True)
+
+
 def read_outputs(path: Path) -> list[dict]:
     nb = nbformat.read(path, as_version=4)
     return [output for cell in nb.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
@@ -160,9 +187,9 @@ def check_outputs(results: dict[str, str], outdir: Path) -> None:
             assert re.search(rf"^{re.escape(name)} = ", text, re.M), f"{md.stem}: nothing prints {name}"
 
 
-def test_every_notebook_runs_in_a_colab_like_environment(repository, tmp_path):
+def test_every_notebook_runs_in_a_colab_like_environment(repository, environments, tmp_path):
     jupyter_path = tmp_path / "jupyter"
-    python = virtualenv(tmp_path / "venv", *COLAB_PACKAGES)
+    venv_folder, python = environments["colab"]
     kernel(jupyter_path, "colab-like", python)
     before = installed(python)
     assert "cnnbook" not in before and "myst-nb" not in before and "jupyter-book" not in before
@@ -187,28 +214,21 @@ def test_every_notebook_runs_in_a_colab_like_environment(repository, tmp_path):
         f"installed cnnbook @ git+file://localhost{repository}@main"], "the install cell must print one short line"
     results = {**first, **run_all(jobs[1:])}
     after = installed(python)
-    shutil.rmtree(tmp_path / "venv")
+    shutil.rmtree(venv_folder / "venv")
     check_outputs(results, tmp_path)
     assert {k: after[k] for k in ("torch", "torchvision")} == {k: before[k] for k in ("torch", "torchvision")}
     assert "cnnbook" in after and "myst-nb" not in after and "jupyter-book" not in after
 
 
-def test_every_notebook_runs_in_binders_environment(repository, tmp_path):
-    clone = tmp_path / "clone"
-    shutil.copytree(repository, clone)
-    requirements = (clone / "binder" / "requirements.txt").read_text()
-    assert UNREACHABLE_HERE in requirements
-    reachable = tmp_path / "requirements-reachable.txt"
-    reachable.write_text(requirements.replace(UNREACHABLE_HERE, ""))
+def test_every_notebook_runs_in_binders_environment(environments, tmp_path):
+    venv_folder, python = environments["binder"]
+    clone = venv_folder / "clone"
     jupyter_path = tmp_path / "jupyter"
-    python = virtualenv(tmp_path / "venv", "-r", str(reachable))
-    # repo2docker runs postBuild from the repository's root with the environment's Python first on PATH.
-    run(["bash", "binder/postBuild"], cwd=clone, env={**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}"})
     kernel(jupyter_path, "binder", python)
     assert "myst-nb" not in installed(python)
     env = kernel_env(tmp_path, jupyter_path)
     jobs = [(clone / "book" / md.with_suffix(".ipynb").name, tmp_path / f"{md.stem}.ipynb", "binder",
              clone / "book", env) for md in notebooks.chapters(ROOT)]
     results = run_all(jobs)
-    shutil.rmtree(tmp_path / "venv")
+    shutil.rmtree(venv_folder / "venv")
     check_outputs(results, tmp_path)
