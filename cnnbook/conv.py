@@ -122,11 +122,24 @@ def _as_channels(name: str, array: object) -> np.ndarray:
 def conv2d(x: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0) -> np.ndarray:
     """Slide ``kernel`` over ``x`` and take the weighted sum at each stop (cross-correlation).
 
-    ``x`` is an image ``(H, W)`` with a kernel ``(k, k)``, or a stack of channels ``(C, H, W)``
-    with a kernel of the same depth ``(C, k, k)``: one filter, whose products are summed over all
-    channels. Returns the feature map ``(H_out, W_out)``. No flipping of the kernel, as in
-    ``torch.nn.functional.conv2d`` and in every deep-learning library.
+    ``x`` is an image ``(H, W)`` with a kernel ``(k, k)``, or channels ``(C, H, W)`` with a kernel
+    ``(C, k, k)``: one filter, summed over all channels. ``stride`` and ``padding`` are a number or
+    a pair (height, width). Returns the feature map ``(H_out, W_out)``. The kernel is not flipped,
+    as in ``torch.nn.functional.conv2d``.
     """
+    image, weights, (step_h, step_w) = _conv_inputs(x, kernel, stride, padding)  # checked, zero-padded
+    k_h, k_w = weights.shape[1:]
+    out = np.zeros(((image.shape[1] - k_h) // step_h + 1, (image.shape[2] - k_w) // step_w + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            window = image[:, i * step_h : i * step_h + k_h, j * step_w : j * step_w + k_w]
+            out[i, j] = np.sum(window * weights)  # multiply element by element, add up
+    return out
+
+
+def _conv_inputs(x, kernel, stride, padding) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """What :func:`conv2d` needs, checked: ``x`` as ``(C, H, W)`` with its zero padding added, the
+    kernel as ``(C, k_h, k_w)``, and the stride as a pair."""
     image = _as_channels("x", x)
     weights = _as_channels("kernel", kernel)
     if np.ndim(x) != np.ndim(kernel):
@@ -136,25 +149,15 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0)
         )
     if image.shape[0] != weights.shape[0]:
         raise ValueError(f"kernel has {weights.shape[0]} channels but x has {image.shape[0]}; they must match")
-    stride_h, stride_w = _pair("stride", stride, 1)
+    stride_pair = _pair("stride", stride, 1)
     pad_h, pad_w = _pair("padding", padding, 0)
-    kernel_h, kernel_w = weights.shape[1:]
-    for axis, (size, k, pad) in enumerate([(image.shape[1], kernel_h, pad_h), (image.shape[2], kernel_w, pad_w)]):
+    for axis, (size, k, pad) in enumerate([(image.shape[1], weights.shape[1], pad_h), (image.shape[2], weights.shape[2], pad_w)]):
         if k > size + 2 * pad:
             raise ValueError(
                 f"kernel is {k} pixels along axis {axis} but x, padded, is only {size + 2 * pad}; "
                 "use a smaller kernel or more padding"
             )
-    image = np.pad(image, ((0, 0), (pad_h, pad_h), (pad_w, pad_w)))
-    out_h = (image.shape[1] - kernel_h) // stride_h + 1
-    out_w = (image.shape[2] - kernel_w) // stride_w + 1
-    out = np.zeros((out_h, out_w))
-    for i in range(out_h):
-        for j in range(out_w):
-            top, left = i * stride_h, j * stride_w
-            window = image[:, top : top + kernel_h, left : left + kernel_w]
-            out[i, j] = np.sum(window * weights)
-    return out
+    return np.pad(image, ((0, 0), (pad_h, pad_h), (pad_w, pad_w))), weights, stride_pair
 
 
 def _pool(x: np.ndarray, kernel: int, stride: int | None, reduce, name: str) -> np.ndarray:
