@@ -81,9 +81,9 @@ def gradcam_raw(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
                 target: int | Sequence[int] | torch.Tensor | None = None, batch_size: int | None = 32) -> torch.Tensor:
     """The Grad-CAM map before ReLU and normalisation, at the layer's resolution ``(B, h, w)``.
 
-    With ``A`` the layer's output ``(B, K, h, w)`` and ``y`` the target class's score, each channel
-    gets the weight ``alpha_k = mean over (i, j) of dy/dA_k[i, j]`` and the map is
-    ``sum_k alpha_k * A_k``.
+    With ``A`` the layer's output ``(B, K, h, w)`` and ``y`` the target class's score (the logit,
+    before any softmax), each channel gets the weight ``alpha_k = mean over (i, j) of
+    dy/dA_k[i, j]`` and the map is ``sum_k alpha_k * A_k`` (see :func:`gradcam_weights`).
 
     A forward hook swaps the layer's output for a copy that is a leaf of the graph, so the
     gradient is taken with ``torch.autograd.grad`` with respect to exactly that output: an in-place
@@ -97,8 +97,34 @@ def gradcam_raw(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
         return torch.cat([_gradcam_raw(model, module, xb, tb) for xb, tb in _chunks(x, target, batch_size)])
 
 
+def gradcam_weights(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
+                    target: int | Sequence[int] | torch.Tensor | None = None,
+                    batch_size: int | None = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grad-CAM's channel weights and the layer's output: ``(alpha (B, K), A (B, K, h, w))``.
+
+    ``alpha[b, k]`` is the mean over the ``h * w`` positions of ``dy/dA[b, k]``, with ``y`` the
+    target class's score before any softmax; :func:`gradcam_raw` is
+    ``(alpha[:, :, None, None] * A).sum(1)``. Where ``layer`` is followed only by global average
+    pooling and one linear layer, ``alpha`` is that layer's weight row for the class divided by
+    ``h * w``, and Grad-CAM is CAM (Zhou et al. 2016) up to that factor. ``layer``, ``target`` and
+    ``batch_size`` as for :func:`gradcam`.
+    """
+    module = _resolve(model, layer)
+    checks.batch("x", x)
+    with evaluating(model):
+        parts = [_gradcam_parts(model, module, xb, tb) for xb, tb in _chunks(x, target, batch_size)]
+    return torch.cat([alpha for alpha, _ in parts]), torch.cat([activation for _, activation in parts])
+
+
 def _gradcam_raw(model: nn.Module, module: nn.Module, x: torch.Tensor,
                  target: int | Sequence[int] | torch.Tensor | None) -> torch.Tensor:
+    alpha, activation = _gradcam_parts(model, module, x, target)
+    return (alpha[:, :, None, None] * activation).sum(dim=1)
+
+
+def _gradcam_parts(model: nn.Module, module: nn.Module, x: torch.Tensor,
+                   target: int | Sequence[int] | torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One piece of the batch: the channel weights ``(B, K)`` and the layer's output ``(B, K, h, w)``."""
     kept: dict[str, torch.Tensor] = {}
 
     def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> torch.Tensor:
@@ -120,15 +146,13 @@ def _gradcam_raw(model: nn.Module, module: nn.Module, x: torch.Tensor,
             if "activation" not in kept:
                 raise RuntimeError("the layer did not run during the forward pass")
             chosen = _targets(target, logits)
-            score = logits.gather(1, chosen[:, None]).sum()
+            score = logits.gather(1, chosen[:, None]).sum()  # each image's score depends on its own A only
             (grads,) = torch.autograd.grad(score, kept["activation"])
     finally:
         handle.remove()
         for p in frozen:
             p.requires_grad_(True)
-    activation = kept["activation"].detach()
-    weights = grads.mean(dim=(2, 3), keepdim=True)
-    return (weights * activation).sum(dim=1)
+    return grads.mean(dim=(2, 3)), kept["activation"].detach()
 
 
 def normalise(maps: torch.Tensor) -> torch.Tensor:
@@ -290,8 +314,10 @@ def activation_maximization(
     total activation ``a^k = sum_ij a^k_ij`` of channel ``unit`` of a convolutional ``layer``;
     ``"neuron"`` output ``unit`` of a fully connected ``layer``. The objective is the activation
     minus ``l1 * sum |x|``. The image stays in [0, 1], either as ``sigmoid`` of free parameters
-    (``bound="sigmoid"``) or clamped after each step (``bound="clamp"``): without a bound, the L1
-    term could be "satisfied" by pixels going negative. ``jitter`` (pixels), ``scale`` (largest
+    (``bound="sigmoid"``) or clamped after each step (``bound="clamp"``). A picture lives in that
+    range: unbounded, gradient ascent can raise the activation without limit by pushing pixels far
+    outside it, to inputs no camera produces, and the L1 term reads as "little ink" (most pixels 0,
+    black) only where pixels lie in [0, 1]. ``jitter`` (pixels), ``scale`` (largest
     zoom factor) and ``rotate`` (degrees) apply random transformations at each step, which gives
     more natural-looking images on large networks. The model is not changed and gets no ``.grad``.
     """

@@ -49,6 +49,43 @@ def test_equals_cam_on_a_global_average_pooling_model():
     assert (explain.gradcam(model, "1", x, target) - expected).abs().max() < 1e-3
 
 
+def test_gradcam_weights_are_the_gap_model_linear_weights_over_the_positions():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(8, 5)).eval()
+    x = torch.rand(3, 3, 12, 10)
+    target = [0, 2, 4]
+    alpha, activation = explain.gradcam_weights(model, "1", x, target)
+    with torch.no_grad():
+        assert torch.allclose(activation, model[1](model[0](x)))
+    assert alpha.shape == (3, 8) and activation.shape == (3, 8, 12, 10)
+    assert torch.allclose(alpha, model[4].weight.detach()[target] / (12 * 10), atol=1e-7)
+    raw = explain.gradcam_raw(model, "1", x, target)
+    assert torch.allclose(raw, (alpha[:, :, None, None] * activation).sum(1))
+    assert not alpha.requires_grad and not activation.requires_grad
+    assert all(p.grad is None for p in model.parameters())
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+def test_gradcam_weights_in_pieces_default_target_and_errors():
+    model = resnet18_random()
+    x = torch.rand(5, 3, 64, 64)
+    alpha, activation = explain.gradcam_weights(model, "layer4.1", x, batch_size=None)
+    pieces = explain.gradcam_weights(model, "layer4.1", x, batch_size=2)
+    assert torch.allclose(alpha, pieces[0], atol=1e-6) and torch.allclose(activation, pieces[1], atol=1e-5)
+    predicted = model(x).argmax(1)
+    assert torch.allclose(alpha, explain.gradcam_weights(model, "layer4.1", x, predicted)[0], atol=1e-7)
+    with pytest.raises(ValueError, match="target has 2 classes but the batch has 5 images"):
+        explain.gradcam_weights(model, "layer4", x, target=[1, 2])
+    with pytest.raises(ValueError, match=r"output is \(B, C, H, W\)"):
+        explain.gradcam_weights(model, "fc", x)
+    with pytest.raises(ValueError, match="x must be a batch"):
+        explain.gradcam_weights(model, "layer4", x[0])
+    with pytest.raises(ValueError, match="batch_size must be a whole number"):
+        explain.gradcam_weights(model, "layer4", x, batch_size=0)
+    assert not any(m._forward_hooks for m in model.modules())
+
+
 def test_shape_range_and_default_target_is_the_prediction():
     model = resnet18_random()
     x = torch.rand(2, 3, 64, 64)
