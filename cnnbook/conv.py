@@ -263,16 +263,24 @@ def trace_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerSh
         formula, shape = predicted if predicted else ("", None)
         rows.append(LayerShape(names[module], type(module).__name__, tuple(output.shape), formula, shape))
 
+    watch_leaves(model, torch.zeros(input_shape), record)
+    return rows
+
+
+def watch_leaves(model: nn.Module, x: torch.Tensor, record) -> None:
+    """One forward pass of ``x`` in evaluation mode without gradients, calling ``record(module,
+    inputs, output)`` after every leaf layer runs (used by :func:`trace_shapes` and
+    :func:`cnnbook.features.layer_costs`). Every training flag is restored and every hook removed,
+    also when the pass fails; a shape the model cannot take is a ValueError naming ``input_shape``."""
     leaves = [m for m in model.modules() if not list(m.children())]
     flags = {m: m.training for m in model.modules()}
     handles = [leaf.register_forward_hook(record) for leaf in leaves]
     try:
         model.eval()
         with torch.no_grad():
-            checks.forward(model, torch.zeros(input_shape), "input_shape")
+            checks.forward(model, x, "input_shape")
     finally:
         for handle in handles:
             handle.remove()
         for module, training in flags.items():
             module.training = training
-    return rows

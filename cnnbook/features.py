@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from . import checks
+from .conv import watch_leaves
 
 
 def _modules_by_name(model: nn.Module, names: Iterable[str]) -> dict[str, nn.Module]:
@@ -155,18 +156,7 @@ def layer_costs(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Lay
         own = sum(p.numel() for p in module.parameters(recurse=False))
         rows.append(LayerCost(names[module], type(module).__name__, tuple(output.shape[1:]), own, macs, per_image))
 
-    leaves = [m for m in model.modules() if not list(m.children())]
-    flags = {m: m.training for m in model.modules()}
-    handles = [leaf.register_forward_hook(record) for leaf in leaves]
-    try:
-        model.eval()
-        with torch.no_grad():
-            checks.forward(model, torch.zeros((1, *shape), device=device), "input_shape")
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, training in flags.items():
-            module.training = training
+    watch_leaves(model, torch.zeros((1, *shape), device=device), record)
     return rows
 
 
