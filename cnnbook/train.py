@@ -41,6 +41,51 @@ def small_cnn(in_channels: int = 1, widths: tuple[int, int] = (32, 64), classes:
     )
 
 
+def digits_cnn(
+    in_shape: tuple[int, int, int] = (1, 28, 28),
+    widths: tuple[int, int] = (25, 50),
+    hidden: int = 100,
+    classes: int = 10,
+) -> nn.Sequential:
+    """The lecture's handwritten-digit CNN, with a fully connected hidden layer inside it.
+
+    Two blocks of (3x3 convolution without padding, ReLU, 2x2 max pooling), then flatten, a fully
+    connected layer of ``hidden`` ReLU units and the output layer. On a 28x28 input the second
+    convolution (layer ``"3"``) gives ``widths[1]`` maps of 11x11 and the flattened features are
+    ``widths[1] * 5 * 5``. Layer names: ``"0"`` and ``"3"`` the convolutions, ``"7"`` the hidden
+    layer (before its ReLU ``"8"``), ``"9"`` the class scores. On 28x28 the second pooling drops
+    the last row and column of the 11x11 maps (floor), so the input's last two rows and columns
+    never affect the output; with a side of the form 4n + 2, such as 26, every size along the way
+    is even and no pixel is left out.
+
+    Unlike :func:`small_cnn`, whose global max pool keeps one position per channel, every position
+    of the last feature maps has its own weights into the hidden layer: a class score or a hidden
+    neuron depends on the whole image, as in the fully connected part of AlexNet or VGG.
+    """
+    if not isinstance(in_shape, (tuple, list)) or len(in_shape) != 3:
+        raise ValueError(f"in_shape must be (channels, height, width), got {in_shape!r}")
+    channels, height, width = (checks.whole(f"in_shape[{i}]", n, 1 if i == 0 else 10)
+                               for i, n in enumerate(in_shape))
+    if not isinstance(widths, (tuple, list)) or len(widths) != 2:
+        raise ValueError(f"widths must be two numbers (channels of the two convolutions), got {widths!r}")
+    first, second = (checks.whole(f"widths[{i}]", n, 1) for i, n in enumerate(widths))
+    hidden, classes = checks.whole("hidden", hidden, 1), checks.whole("classes", classes, 1)
+    # each block: the 3x3 convolution loses 2 pixels per side length, the pooling halves (floor)
+    side_h, side_w = ((height - 2) // 2 - 2) // 2, ((width - 2) // 2 - 2) // 2
+    return nn.Sequential(
+        nn.Conv2d(channels, first, kernel_size=3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(first, second, kernel_size=3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(second * side_h * side_w, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, classes),
+    )
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable numbers in ``model`` (works on the ``meta`` device, without memory)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

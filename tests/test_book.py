@@ -1,5 +1,6 @@
 """The book itself: a clean strict build, what the pages show, and the build's own safeguards."""
 
+import html as html_module
 import json
 import os
 import re
@@ -40,6 +41,7 @@ USES_WEIGHTS = {
     "book/07-resnet": ["resnet18"],
     "book/homework-three-networks": ["alexnet", "vgg16", "resnet18"],
     "book/08-what-does-a-cnn-learn": ["resnet18"],
+    "book/09-fooling": ["resnet18"],
     "book/10-gradcam": ["alexnet", "vgg16", "resnet18"],
 }
 
@@ -371,14 +373,47 @@ def test_with_weights_cached_no_page_shows_the_notice(tmp_path):
     assert "All three networks ran with their pretrained weights." in homework
 
 
-def test_chapters_8_to_10_glue_their_measurements(book):
+def test_chapters_9_and_10_glue_their_measurements(book):
     _, html = book
     fooling = (html / "book/09-fooling.html").read_text()
     assert "random +-eps" in fooling and "FGSM" in fooling
     gradcam = (html / "book/10-gradcam.html").read_text()
     pasted = re.findall(r'points inside the box for\s+<span class="pasted-text">(\d+)%</span>', gradcam)
     assert pasted and int(pasted[0]) >= 85
-    learn = (html / "book/08-what-does-a-cnn-learn.html").read_text()
-    ink = re.findall(r'drops from\s+<span class="pasted-text">([\d.]+)</span>\s+to\s+'
-                     r'<span class="pasted-text">([\d.]+)</span>', learn)
-    assert ink and float(ink[0][1]) < float(ink[0][0])
+
+
+def prose(page_html: str) -> str:
+    """A page's text with every tag removed except the values glued into it, kept as
+    ``[[value]]``, and whitespace collapsed: the prose as a reader sees it, with its numbers marked."""
+    text = re.sub(r'<span class="pasted-text">([^<]*)</span>', r"[[\1]]", page_html)
+    text = html_module.unescape(re.sub(r"<[^>]+>", "", text))
+    return re.sub(r"\s+", " ", text)
+
+
+def percent(value: str) -> float:
+    return float(value.rstrip("%")) / 100
+
+
+def test_chapter_8_prose_agrees_with_the_values_it_glues(book):
+    """What chapter 8 says around its glued numbers ("only", "drops", "less ink survives", "very
+    sure") holds for the numbers this build computed."""
+    _, html = book
+    text = prose((html / "book/08-what-does-a-cnn-learn.html").read_text())
+    accuracy = re.search(r"It reaches \[\[([\d.]+%)\]\] on the test digits", text)
+    assert accuracy and percent(accuracy[1]) > 0.93
+    dead = re.search(r"\[\[(\d+)\]\] of the \[\[(\d+)\]\] filters are dead", text)
+    assert dead and 0 < int(dead[1]) < int(dead[2]) / 2
+    sure = re.search(r"The network gives every one of these images \[\[(at least|more than) ([\d.]+%)\]\]", text)
+    assert sure and percent(sure[2]) > 0.9  # "very sure of an image that looks like no digit"
+    paper = re.search(r"only \[\[([\d.]+%)\]\] of the pixels are blank paper \(below \[\[[\d.]+\]\]\), "
+                      r"against \[\[([\d.]+%)\]\] in the training digits", text)
+    assert paper and percent(paper[1]) < percent(paper[2])
+    moved = re.search(r"\[\[([\d.]+%)\]\] of the pixels ended more than", text)
+    assert moved and percent(moved[1]) > 0.95  # "every pixel can change the score"
+    ink = re.search(r"drops from \[\[([\d.]+)\]\] to \[\[([\d.]+)\]\].*?rises from \[\[([\d.]+%)\]\] to "
+                    r"\[\[([\d.]+%)\]\]", text)
+    assert ink and float(ink[2]) < float(ink[1]) and percent(ink[4]) > percent(ink[3])
+    heavy = re.search(r"less ink survives: the mean pixel value falls to \[\[([\d.]+)\]\] \(from \[\[([\d.]+)\]\]\)",
+                      text)
+    assert heavy and float(heavy[1]) < float(heavy[2])
+
