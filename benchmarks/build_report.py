@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import chapter_resources  # noqa: E402
 import gradcam_speed  # noqa: E402
 
-from cnnbook import notebooks  # noqa: E402
+from cnnbook.build import notebooks  # noqa: E402
 
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 EDITED = "book/04-pooling.md"

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def chapters() -> list[Path]:
-    from cnnbook.notebooks import chapters as notebook_pages
+    from cnnbook.build.notebooks import chapters as notebook_pages
 
     return notebook_pages(REPO)  # every notebook page of _toc.yml (the references page is not one)
 

@@ -17,7 +17,7 @@ import time
 import torch
 import torchvision
 
-from cnnbook import explain
+from cnnbook import gradcam
 
 
 predictions: dict[int, torch.Tensor] = {}
@@ -28,7 +28,7 @@ def methods(model, layer):
         with torch.no_grad():
             model(x)
 
-    found = {"forward only": forward, "cnnbook.gradcam": lambda x: explain.gradcam(model, layer, x)}
+    found = {"forward only": forward, "cnnbook.gradcam": lambda x: gradcam.gradcam(model, layer, x)}
     try:
         from captum.attr import LayerAttribution, LayerGradCam
 

@@ -1,4 +1,16 @@
-"""The command line: ``python -m cnnbook download-weights`` and ``python -m cnnbook predict PHOTO``."""
+"""The book's command line, python -m cnnbook COMMAND (or cnnbook COMMAND once installed):
+
+  download-weights [MODEL ...]  fetch the pretrained checkpoints the chapters use into
+                                torchvision's cache, for reading the book offline
+  predict PHOTO                 print the top ImageNet classes of AlexNet, VGG16 and ResNet18
+  gradcam PHOTO [--out FILE]    save each network's Grad-CAM heatmap over PHOTO as a figure
+  notebooks [--check]           rewrite the .ipynb beside every chapter for Colab and Binder,
+                                or only list those that are out of date
+  check-site [HTML]             check a built book (_build/html): links, anchors, images and alt
+                                text, error output, page weight
+
+python -m cnnbook COMMAND --help says more about each.
+"""
 
 from __future__ import annotations
 
@@ -153,7 +165,8 @@ def _budget(value: str) -> float:
 
 
 def gradcam(args: argparse.Namespace) -> int:
-    from . import explain, viz
+    from . import viz
+    from .gradcam import GRADCAM_LAYERS, gradcam as grad_cam
 
     image = _read_photo(args.photo)
     maps = {}
@@ -161,7 +174,7 @@ def gradcam(args: argparse.Namespace) -> int:
     for name, model in _networks(args.model):
         x = models.preprocess(image, model.weights)
         (best,) = models.top_k(model, x, k=1)
-        heatmap = explain.gradcam(model, explain.GRADCAM_LAYERS[name], x)[0].numpy()
+        heatmap = grad_cam(model, GRADCAM_LAYERS[name], x)[0].numpy()
         label = f"{name}: {best[0].name}" + ("" if model.is_pretrained else "\n(UNTRAINED)")
         maps[label] = heatmap
         print(label.replace("\n", " ") + (f" ({best[0].probability:.1%})" if model.is_pretrained else
@@ -179,7 +192,7 @@ def gradcam(args: argparse.Namespace) -> int:
 
 
 def notebooks(args: argparse.Namespace) -> int:
-    from . import notebooks as nb
+    from .build import notebooks as nb
 
     if args.check:
         problems = nb.out_of_sync()
@@ -193,7 +206,7 @@ def notebooks(args: argparse.Namespace) -> int:
 
 
 def check_site(args: argparse.Namespace) -> int:
-    from . import sitecheck
+    from .build import sitecheck
 
     try:
         return sitecheck.main(args.html, int(args.budget * 1e6))
@@ -203,7 +216,8 @@ def check_site(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cnnbook", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cnnbook", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser(
         "download-weights",
@@ -211,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=f"Download the ImageNet weights of {', '.join(models.BOOK_MODELS)} into "
         "$TORCH_HOME/hub/checkpoints (torchvision's own cache), for reading the book offline.",
     )
-    fetch.add_argument("models", nargs="*", help="models to fetch (default: all the book uses)")
+    fetch.add_argument("models", nargs="*", metavar="MODEL", help="models to fetch (default: all the book uses)")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(run=download_weights)
 

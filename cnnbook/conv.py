@@ -1,4 +1,7 @@
-"""Convolution and pooling from scratch, the output-size formula, and shapes through a network."""
+"""Convolution and pooling from scratch, the output-size formula, and shapes through a network.
+
+Used by chapters 1 to 8 and 11.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +28,7 @@ def conv_as_matrix(kernel: np.ndarray, height: int, width: int, stride: int = 1)
         raise ValueError(f"kernel must be 2-D (k, k), got shape {kernel.shape}")
     if kernel.shape[0] > height or kernel.shape[1] > width:
         raise ValueError(f"kernel {kernel.shape} does not fit in a {height}x{width} image")
-    if stride < 1:
-        raise ValueError(f"stride must be a positive integer, got {stride}")
+    stride = checks.whole("stride", stride, 1)
     impulses = torch.eye(height * width, dtype=torch.float64).reshape(-1, 1, height, width)
     weight = torch.from_numpy(kernel)[None, None]
     responses = F.conv2d(impulses, weight, stride=stride)  # (pixels, 1, H_out, W_out)
@@ -36,22 +38,13 @@ def conv_as_matrix(kernel: np.ndarray, height: int, width: int, stride: int = 1)
 # --- checking arguments ------------------------------------------------------------------------
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    """``value`` as an int, or a ValueError that names the argument and says what is expected."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
 def _pair(name: str, value: object, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints (height, width), checked."""
+    """A whole number or a pair of them (height, width), each at least ``minimum``, as a pair."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
-            raise ValueError(f"{name} must be an integer or a pair (height, width), got {value!r}")
-        return _check_int(f"{name}[0]", value[0], minimum), _check_int(f"{name}[1]", value[1], minimum)
-    number = _check_int(name, value, minimum)
+            raise ValueError(f"{name} must be a whole number or a pair (height, width), got {value!r}")
+        return checks.whole(f"{name}[0]", value[0], minimum), checks.whole(f"{name}[1]", value[1], minimum)
+    number = checks.whole(name, value, minimum)
     return number, number
 
 
@@ -64,9 +57,9 @@ def output_size_unrounded(size: int, kernel: int, stride: int = 1, padding: int 
     With ``dilation=1`` this is the lecture's ``(H + 2p - k) / s + 1``: for AlexNet's first layer
     ``(224 + 2*2 - 11) / 4 + 1 = 55.25``.
     """
-    size, kernel = _check_int("size", size, 1), _check_int("kernel", kernel, 1)
-    stride, padding = _check_int("stride", stride, 1), _check_int("padding", padding, 0)
-    dilation = _check_int("dilation", dilation, 1)
+    size, kernel = checks.whole("size", size, 1), checks.whole("kernel", kernel, 1)
+    stride, padding = checks.whole("stride", stride, 1), checks.whole("padding", padding, 0)
+    dilation = checks.whole("dilation", dilation, 1)
     return (size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1
 
 
@@ -79,11 +72,9 @@ def output_size(
     ``nn.Conv2d`` and ``nn.MaxPool2d``/``nn.AvgPool2d``. With ``ceil_mode=True`` (pooling only) the
     division rounds up, but a last window that would start in the right-hand padding is dropped.
     """
-    size = _check_int("size", size, 1)
-    kernel = _check_int("kernel", kernel, 1)
-    stride = _check_int("stride", stride, 1)
-    padding = _check_int("padding", padding, 0)
-    dilation = _check_int("dilation", dilation, 1)
+    size, kernel = checks.whole("size", size, 1), checks.whole("kernel", kernel, 1)
+    stride, padding = checks.whole("stride", stride, 1), checks.whole("padding", padding, 0)
+    dilation = checks.whole("dilation", dilation, 1)
     span = dilation * (kernel - 1) + 1  # how far one window reaches
     padded = size + 2 * padding
     if span > padded:
@@ -196,11 +187,11 @@ def avg_pool2d(x: np.ndarray, kernel: int, stride: int | None = None) -> np.ndar
 
 @dataclass
 class LayerShape:
-    """One row of :func:`trace_shapes`: a layer, its output shape and, where the formula applies,
-    the formula's prediction (per spatial axis, unrounded and rounded)."""
+    """One row of :func:`trace_shapes`: a layer's name and type, its output shape and, where the
+    formula applies, the formula's prediction (per spatial axis, unrounded and rounded)."""
 
-    name: str
-    layer: str
+    name: str  #: where the layer sits in the model, as ``named_modules()`` names it: ``"features.0"``
+    layer_type: str  #: the layer's class name: ``"Conv2d"``, ``"MaxPool2d"``, ...
     output_shape: tuple[int, ...]
     formula: str = ""
     predicted: tuple[int, ...] | None = None
@@ -251,7 +242,7 @@ def trace_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerSh
     listed, in the order they ran. The model's training flags are restored and no hook is left
     behind, also when the forward pass fails.
     """
-    input_shape = tuple(_check_int(f"input_shape[{i}]", d, 1) for i, d in enumerate(input_shape))
+    input_shape = tuple(checks.whole(f"input_shape[{i}]", d, 1) for i, d in enumerate(input_shape))
     rows: list[LayerShape] = []
     names = {module: name for name, module in model.named_modules()}
 

@@ -1,5 +1,5 @@
-"""What the book costs to build and to run, as last measured. Used by the appendix "How this book
-is built" and by the line under every page's title (web page and notebook).
+"""What the book costs to build and to run, as last measured. Used by the appendix. The build
+(:mod:`cnnbook.build`) reads it too, for the line under every page's title (web page and notebook).
 
 ``benchmarks/build_report.py`` measures the whole book and writes ``cnnbook/report.json``; it
 ships inside the package, so a notebook in Colab, which has only the installed package, can read

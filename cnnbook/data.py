@@ -1,4 +1,7 @@
-"""Images in: any common file as an RGB picture, and sample photos that work offline."""
+"""Images in: any common file as an RGB picture, and sample photos that work offline.
+
+Used by the homework and chapters 1, 2, 4 to 7, 9 and 10.
+"""
 
 from __future__ import annotations
 

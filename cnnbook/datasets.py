@@ -1,4 +1,7 @@
-"""Offline data: real handwritten digits (scikit-learn ships them) and generated shape scenes."""
+"""Offline data: real handwritten digits (scikit-learn ships them) and generated shape scenes.
+
+Used by the preface and chapters 1 and 7 to 10.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Looking inside a network: exact feature maps, first-layer filters, parameters, receptive fields."""
+"""Looking inside a network: exact feature maps, first-layer filters, parameters, layer costs and
+receptive fields. Chapters 5, 6, 7, 8 and 11 use it."""
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -10,20 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import checks
+from . import checks, hooks
 from .conv import watch_leaves
-
-
-def _modules_by_name(model: nn.Module, names: Iterable[str]) -> dict[str, nn.Module]:
-    modules = dict(model.named_modules())
-    found = {}
-    for name in names:
-        if name not in modules:
-            close = difflib.get_close_matches(name, [n for n in modules if n], n=5, cutoff=0.5)
-            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise KeyError(f"the model has no layer named {name!r}{hint} (names come from model.named_modules())")
-        found[name] = modules[name]
-    return found
 
 
 def feature_maps(model: nn.Module, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
@@ -40,7 +28,7 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layers: Iterable[str]) -> di
     layers = list(layers)
     if not layers:
         raise ValueError("layers is empty; name at least one layer, for example 'features.0'")
-    modules = _modules_by_name(model, layers)
+    modules = {name: hooks.find_layer(model, name) for name in layers}
     captured: dict[str, torch.Tensor] = {}
 
     def keep(name: str):

@@ -1,4 +1,5 @@
-"""Numbers a chapter computes, quoted in its prose. Used by every chapter.
+"""Numbers a chapter computes, quoted in its prose. Used by the homework, the appendix and
+chapters 1 to 11.
 
 A chapter never types a result: a hidden cell computes it and calls :func:`glue`, and the text
 quotes it by name. When the book is built, the name is replaced on the web page by the value
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-# Set by cnnbook.sphinxext while Jupyter Book builds the book; the kernels it starts inherit it.
+# Set by cnnbook.build.sphinxext while Jupyter Book builds the book; the kernels it starts inherit it.
 BUILD_ENV = "CNNBOOK_BOOK_BUILD"
 
 

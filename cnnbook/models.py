@@ -1,4 +1,5 @@
-"""Pretrained torchvision networks, loaded offline-honestly.
+"""Pretrained torchvision networks, loaded offline-honestly. Used by the preface, the homework and
+chapters 5 to 10.
 
 ``load("alexnet")`` returns the network with its ImageNet weights when they can be had: from
 torchvision's own cache (``$TORCH_HOME/hub/checkpoints``, the very file ``torchvision`` would use),
@@ -27,7 +28,7 @@ import re
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Protocol, cast, runtime_checkable
 from urllib.parse import urlparse
 
 import torch
@@ -197,12 +198,40 @@ def release_freed_memory() -> None:
         pass
 
 
-def load(name: str) -> nn.Module:
+@runtime_checkable
+class LoadedNetwork(Protocol):
+    """What :func:`load` returns: torchvision's own network (an ``nn.Module`` such as ``AlexNet``,
+    ``VGG`` or ``ResNet``, in evaluation mode) with two attributes that :func:`load` adds.
+
+    It is used like any module: ``model(x)`` gives the class scores ``(B, 1000)`` of a batch
+    ``(B, 3, 224, 224)``, its layers keep torchvision's names (``model.features[0]``, found as
+    ``"features.0"``), and ``model.eval()``, ``model.parameters()`` and the rest work as usual.
+
+    Attributes:
+        is_pretrained: True when the ImageNet weights were loaded; False for a network with
+            random weights (no weights to be had offline), whose predictions mean nothing.
+        weights: torchvision's weights enum for this network, set even when it is untrained:
+            ``weights.transforms()`` is the preprocessing it was trained with and
+            ``weights.meta["categories"]`` its 1000 class names.
+
+    ``isinstance(model, LoadedNetwork)`` checks that both attributes are there.
+    """
+
+    is_pretrained: bool
+    weights: WeightsEnum
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def __getattr__(self, name: str) -> Any: ...  # everything else an nn.Module has
+
+
+def load(name: str) -> LoadedNetwork:
     """The torchvision model ``name`` in evaluation mode, pretrained when the weights can be had.
 
-    The model carries ``is_pretrained`` (bool) and ``weights`` (the torchvision weights enum, whose
-    ``transforms()`` and ``meta["categories"]`` describe the ImageNet training even when the
-    network itself is untrained).
+    What it returns is described by :class:`LoadedNetwork`: the ``nn.Module`` itself, carrying
+    ``is_pretrained`` (bool) and ``weights`` (the torchvision weights enum, whose ``transforms()``
+    and ``meta["categories"]`` describe the ImageNet training even when the network itself is
+    untrained).
     """
     weights = default_weights(name)
     path, why = _fetch(weights)
@@ -243,7 +272,7 @@ def load(name: str) -> nn.Module:
         model.is_pretrained = False
         notice.untrained(name, reason=why, file=str(checkpoint_path(weights)), url=weights.url)
     model.weights = weights
-    return model.eval()
+    return cast(LoadedNetwork, model.eval())
 
 
 def lecture_transform() -> Callable[[Image.Image], torch.Tensor]:
@@ -358,6 +387,7 @@ def describe(name: str) -> dict[str, object]:
 __all__ = [
     "BOOK_MODELS",
     "DamagedCheckpointError",
+    "LoadedNetwork",
     "UntrainedNetworkWarning",
     "WeightsUnavailableError",
     "checkpoint_path",

@@ -1,10 +1,11 @@
-"""The "untrained network" notice.
+"""The "untrained network" notice. Used by :mod:`cnnbook.models` (so by every page that loads a
+pretrained network) and by the build's Sphinx extension.
 
 When :func:`cnnbook.models.load` has to fall back to random weights it calls :func:`untrained`.
 In a notebook (a Jupyter kernel, which is also how the book is built) that shows a warning box in
 the cell's output, so the reader sees it on the page; elsewhere it issues an
 :class:`UntrainedNetworkWarning`. The box carries the marker :data:`MARKER`, which the book's Sphinx
-extension (:mod:`cnnbook.sphinxext`) looks for to list, in the build log, every page that shows it.
+extension (:mod:`cnnbook.build.sphinxext`) looks for to list, in the build log, every page that shows it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
 """Worked examples as spreadsheets whose output cells are live formulas ("verify it in Excel").
+Used by chapters 2 and 4.
 
 In the workbook the input and the kernel are ordinary cells and every cell of the feature map is a
 formula over its window (``=SUMPRODUCT(window, kernel)`` for a convolution, ``=MAX(window)`` or
@@ -18,7 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from . import checks
-from .conv import _check_int, avg_pool2d, conv2d, max_pool2d
+from .conv import avg_pool2d, conv2d, max_pool2d
 
 _PADDING_FILL = PatternFill("solid", fgColor="DDDDDD")
 _KERNEL_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -109,7 +110,7 @@ def pool_workbook(feature_map: np.ndarray, kernel: int, stride: int | None = Non
     function, pool = functions[mode]
     stride = kernel if stride is None else stride
     expected = pool(feature_map, kernel, stride)  # validates kernel and stride
-    kernel, stride = _check_int("kernel", kernel, 1), _check_int("stride", stride, 1)
+    kernel, stride = checks.whole("kernel", kernel, 1), checks.whole("stride", stride, 1)
     book, sheet = _new_sheet(
         title, f"{kernel}x{kernel} windows, stride {stride}: every output cell (blue) is ={function}(its window)."
     )

@@ -1,8 +1,13 @@
-"""Small networks and a plain training loop, for experiments that run in seconds on a CPU."""
+"""Small networks and a plain training loop, for experiments that run in seconds on a CPU.
+
+Used by chapters 1 and 6 to 10. The loop, :func:`fit_batches`, also trains the Go policy network
+of :mod:`cnnbook.alphago` (:func:`cnnbook.alphago.fit`).
+"""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -103,42 +108,72 @@ def fit(
     """Train with Adam and cross-entropy on shuffled mini-batches; return the mean loss per epoch.
 
     If the loss stops being a finite number (a learning rate far too large, say), training stops
-    with an error and the model gets back the weights it had before the call.
+    with an error and the model gets back the weights it had before the call. The model is left in
+    eval mode with no ``.grad``, ready to be evaluated (the loop is :func:`fit_batches`).
     """
     checks.batch("x", x)
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} examples but y has {len(y)} labels")
+    loss_fn = nn.CrossEntropyLoss()
+
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        logits = checks.forward(model, x[batch])
+        _check_labels(y[batch], logits.shape[1])
+        return loss_fn(logits, y[batch])
+
+    return fit_batches(model, len(x), batch_loss, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+
+
+def fit_batches(
+    model: nn.Module,
+    n: int,
+    batch_loss: Callable[[torch.Tensor], torch.Tensor],
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+    also_suspect: str | None = None,
+) -> list[float]:
+    """The training loop of :func:`fit` and :func:`cnnbook.alphago.fit`: Adam on shuffled
+    mini-batches of the examples ``0 .. n - 1``, where ``batch_loss(indices)`` is the mean loss
+    of the examples ``indices``. Returns the mean loss of each epoch; the same ``seed`` gives the
+    same batches.
+
+    If the loss or a weight stops being a finite number, training stops with a
+    ``FloatingPointError`` (its message asks whether ``lr`` is too large, and ``also_suspect``
+    if given) and the model gets back the weights it had before the call. However it ends, the
+    model is left in eval mode, with no ``.grad`` on its parameters.
+    """
     epochs, batch_size = checks.whole("epochs", epochs, 1), checks.whole("batch_size", batch_size, 1)
     lr = checks.number("lr", lr, low=0, low_open=True)
+    suspects = f"is lr={lr:g} too large" + (f", or {also_suspect}" if also_suspect else "")
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
     before = copy.deepcopy(model.state_dict())
     model.train()
     history = []
     try:
         for epoch in range(epochs):
-            order = torch.randperm(len(x), generator=generator)
+            order = torch.randperm(n, generator=generator)
             total = 0.0
-            for start in range(0, len(x), batch_size):
+            for start in range(0, n, batch_size):
                 batch = order[start : start + batch_size]
-                optimiser.zero_grad()
-                logits = checks.forward(model, x[batch])
-                _check_labels(y[batch], logits.shape[1])
-                loss = loss_fn(logits, y[batch])
+                loss = batch_loss(batch)
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(f"the loss became {loss.item()} in epoch {epoch + 1} (is lr={lr:g} too "
-                                             "large?); the model keeps the weights it had before fit")
+                    raise FloatingPointError(f"the loss became {loss.item()} in epoch {epoch + 1} ({suspects}?); "
+                                             "the model keeps the weights it had before fit")
+                optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
                 total += loss.item() * len(batch)
-            history.append(total / len(x))
+            history.append(total / n)
             checks.finite_weights(model, epoch, lr)
     except BaseException:
         model.load_state_dict(before)
         raise
     finally:
         model.eval()
+        model.zero_grad(set_to_none=True)
     return history
 
 

@@ -1,4 +1,7 @@
-"""Figures the chapters draw: image rows, matrices, and the computer-vision task map."""
+"""Figures the chapters draw: image rows, matrices, and the computer-vision task map.
+
+Used by the preface and chapters 1, 2, 4 to 6, 8, 10 and 11.
+"""
 
 from __future__ import annotations
 

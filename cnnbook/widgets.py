@@ -1,4 +1,7 @@
-"""Interactive explorers: ipywidgets for a live kernel, plain HTML/JavaScript for the website."""
+"""Interactive explorers: ipywidgets for a live kernel, plain HTML/JavaScript for the website.
+
+Used by chapters 2 and 3.
+"""
 
 from __future__ import annotations
 
@@ -61,8 +64,9 @@ function cnnbookOutputSize(size, kernel, stride, padding, dilation, ceilMode) {
   const names = {size: [size, 1], kernel: [kernel, 1], stride: [stride, 1],
                  padding: [padding, 0], dilation: [dilation, 1]};
   for (const [name, [value, minimum]] of Object.entries(names)) {
-    if (!Number.isInteger(value)) return {error: name + " must be an integer, got " + value};
-    if (value < minimum) return {error: name + " must be at least " + minimum + ", got " + value};
+    // the words of cnnbook.checks.whole, which the Python side uses
+    if (!Number.isInteger(value)) return {error: name + " must be a whole number, got " + value};
+    if (value < minimum) return {error: name + " must be a whole number >= " + minimum + ", got " + value};
   }
   const span = dilation * (kernel - 1) + 1;
   const padded = size + 2 * padding;

@@ -88,7 +88,7 @@ def test_a_capture_removes_the_string_and_frees_its_points():
     result, after = alphago.play(position, 2, 0)
     # X (0,0)-(1,0) is captured; O's new string (the old one plus (2,0)) gets (3,0) and the two
     # freed points: (0,2) (1,2) (2,2) (3,1) (3,0) (0,0) (1,0)
-    assert result == alphago.MoveResult(legal=True, captured=2, liberties=7, size=4)
+    assert result == alphago.MoveResult(legal=True, captured=2, liberties=7, stones=4)
     assert after[0, 0] == EMPTY and after[1, 0] == EMPTY and after[2, 0] == WHITE
     assert position.board[0, 0] == BLACK  # the position itself is not changed
 
@@ -109,7 +109,7 @@ def test_suicide_is_illegal_but_capturing_into_no_liberties_is_legal():
         X . . . .
         . . . . .
         . . . . .""", "X")
-    assert alphago.play(rescue, 0, 0)[0] == alphago.MoveResult(True, captured=2, liberties=2, size=1)
+    assert alphago.play(rescue, 0, 0)[0] == alphago.MoveResult(True, captured=2, liberties=2, stones=1)
 
 
 def test_own_eye_is_not_sensible():
@@ -243,7 +243,7 @@ def test_wrong_input_shape_and_arguments_are_refused():
 def test_every_layer_keeps_the_board_size_and_nothing_pools():
     net = alphago.PolicyNetwork(k=8)
     rows = trace_shapes(net, (1, 48, 19, 19))
-    convs = [r for r in rows if r.layer == "Conv2d"]
+    convs = [r for r in rows if r.layer_type == "Conv2d"]
     assert len(convs) == 13
     assert all(r.output_shape[-2:] == (19, 19) for r in convs)
     assert [m for m in net.modules() if "Pool" in type(m).__name__] == []
@@ -289,5 +289,65 @@ def test_a_small_policy_network_learns_to_capture():
     assert losses[-1] < losses[0]
     assert before < 0.1 and after > 0.6  # measured 0.78 (0.70 to 0.78 over training seeds 0-3)
     assert all(p.grad is None for p in net.parameters())
+    assert not net.training  # left in eval mode, as train.fit leaves its models
     with pytest.raises(ValueError, match="same number of positions"):
         alphago.fit(net, x_train[:5], train_set.moves[:4])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fit_that_blows_up_gives_the_weights_back_and_leaves_eval_mode(training):
+    data = alphago.atari_positions(4, seed=0, size=19)
+    torch.manual_seed(0)
+    net = alphago.PolicyNetwork(k=4).train(training)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    with pytest.raises(FloatingPointError, match=r"lr=1e\+30 too large, or is a move illegal under its mask\?\); "
+                                                 r"the model keeps the weights it had before fit"):
+        alphago.fit(net, data.planes, data.moves, data.legal, epochs=3, lr=1e30, batch_size=1)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert not net.training and all(p.grad is None for p in net.parameters())
+
+
+# --- chapter 11's claims, as the chapter computes them --------------------------------------------
+
+# The example position of chapter 11's "From a position to 48 planes": a made-up opening with a
+# white stone in atari on the left side, Black to play.
+CHAPTER_POSITION = """
+...................
+...................
+...O...........X...
+..X.O.......X.O....
+...O.............O.
+...................
+...................
+...................
+...................
+...............X...
+...................
+...................
+..X.............O..
+..............X....
+..O..........XXO...
+...X.........OO....
+..XO...............
+...X.......X.......
+...................
+"""
+
+
+def test_ch11_every_convolution_of_the_match_network_keeps_the_board_at_19x19():
+    torch.manual_seed(0)
+    rows = trace_shapes(alphago.PolicyNetwork(k=192), (1, 48, 19, 19))
+    convs = [r for r in rows if r.layer_type == "Conv2d"]
+    assert len(convs) == 13
+    assert all(r.output_shape[-2:] == (19, 19) for r in convs)
+    assert rows[-1].output_shape[-1] == 361
+
+
+def test_ch11_example_position_has_one_capturing_move_and_one_stone_in_atari():
+    position = alphago.parse(CHAPTER_POSITION, to_play="X")
+    planes = alphago.encode(position)
+    capture_points = np.argwhere(planes[alphago.PLANES["capture size"]].sum(0).numpy() > 0)
+    assert capture_points.tolist() == [[16, 4]]  # Black captures the white stone at (16, 3)
+    lit = planes[alphago.PLANES["liberties"]].sum(0)
+    assert torch.equal(lit, torch.from_numpy(position.board != 0).float())  # every stone in one plane
+    assert np.argwhere(plane(planes, "liberties 1").numpy() > 0).tolist() == [[16, 3]]

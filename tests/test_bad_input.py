@@ -18,7 +18,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnbook import alphago, conv, data, datasets, explain, features, models, sitecheck, spreadsheet, train, viz, widgets
+from cnnbook import alphago, attacks, conv, data, datasets, features, gradcam, maximize, models, spreadsheet, train, viz, widgets
+from cnnbook.build import sitecheck
 from cnnbook.__main__ import main
 
 NAN, INF = float("nan"), float("inf")
@@ -61,11 +62,11 @@ NAN_X = torch.full((1, 1, 24, 24), NAN)
 # --- conv ------------------------------------------------------------------------------------------
 
 CONV = [
-    ("conv2d-stride-nan", lambda: conv.conv2d(IMAGE, KERNEL, stride=NAN), (ValueError, r"stride must be an integer, got nan")),
-    ("conv2d-stride-0", lambda: conv.conv2d(IMAGE, KERNEL, stride=0), (ValueError, r"stride must be at least 1, got 0")),
-    ("conv2d-stride-float", lambda: conv.conv2d(IMAGE, KERNEL, stride=1.5), (ValueError, r"stride must be an integer, got 1\.5")),
-    ("conv2d-stride-bool", lambda: conv.conv2d(IMAGE, KERNEL, stride=True), (ValueError, r"stride must be an integer, got True")),
-    ("conv2d-padding-negative", lambda: conv.conv2d(IMAGE, KERNEL, padding=-1), (ValueError, r"padding must be at least 0")),
+    ("conv2d-stride-nan", lambda: conv.conv2d(IMAGE, KERNEL, stride=NAN), (ValueError, r"stride must be a whole number, got nan")),
+    ("conv2d-stride-0", lambda: conv.conv2d(IMAGE, KERNEL, stride=0), (ValueError, r"stride must be a whole number >= 1, got 0")),
+    ("conv2d-stride-float", lambda: conv.conv2d(IMAGE, KERNEL, stride=1.5), (ValueError, r"stride must be a whole number, got 1\.5")),
+    ("conv2d-stride-bool", lambda: conv.conv2d(IMAGE, KERNEL, stride=True), (ValueError, r"stride must be a whole number, got True")),
+    ("conv2d-padding-negative", lambda: conv.conv2d(IMAGE, KERNEL, padding=-1), (ValueError, r"padding must be a whole number >= 0")),
     ("conv2d-empty-image", lambda: conv.conv2d(np.zeros((0, 0)), KERNEL), (ValueError, r"x must have at least one value")),
     ("conv2d-empty-kernel", lambda: conv.conv2d(IMAGE, np.zeros((0, 0))), (ValueError, r"kernel must have at least one value")),
     ("conv2d-nan-image", lambda: conv.conv2d(np.full((6, 6), NAN), KERNEL), (ValueError, r"x holds 36 NaN")),
@@ -73,21 +74,21 @@ CONV = [
     ("conv2d-1d", lambda: conv.conv2d(np.ones(6), KERNEL), (ValueError, r"x must be 2-D \(H, W\) or 3-D")),
     ("conv2d-text", lambda: conv.conv2d("abc", KERNEL), (ValueError, r"x must be an array of numbers, got str")),
     ("conv2d-kernel-too-big", lambda: conv.conv2d(IMAGE, np.ones((7, 7))), (ValueError, r"kernel is 7 pixels")),
-    ("max-pool-kernel-0", lambda: conv.max_pool2d(IMAGE, 0), (ValueError, r"kernel must be at least 1")),
+    ("max-pool-kernel-0", lambda: conv.max_pool2d(IMAGE, 0), (ValueError, r"kernel must be a whole number >= 1")),
     ("max-pool-kernel-too-big", lambda: conv.max_pool2d(IMAGE, 7), (ValueError, r"kernel \(7, 7\) is larger than x")),
-    ("avg-pool-stride-negative", lambda: conv.avg_pool2d(IMAGE, 2, -2), (ValueError, r"stride must be at least 1, got -2")),
-    ("output-size-nan", lambda: conv.output_size(NAN, 3), (ValueError, r"size must be an integer, got nan")),
-    ("output-size-inf", lambda: conv.output_size(INF, 3), (ValueError, r"size must be an integer, got inf")),
-    ("output-size-negative", lambda: conv.output_size(-5, 3), (ValueError, r"size must be at least 1, got -5")),
-    ("output-size-dilation-0", lambda: conv.output_size(10, 3, dilation=0), (ValueError, r"dilation must be at least 1")),
-    ("unrounded-stride-0", lambda: conv.output_size_unrounded(10, 3, stride=0), (ValueError, r"stride must be at least 1")),
-    ("unrounded-nan", lambda: conv.output_size_unrounded(NAN, 3), (ValueError, r"size must be an integer, got nan")),
-    ("as-matrix-stride-0", lambda: conv.conv_as_matrix(KERNEL, 6, 6, stride=0), (ValueError, r"stride must be a positive integer")),
+    ("avg-pool-stride-negative", lambda: conv.avg_pool2d(IMAGE, 2, -2), (ValueError, r"stride must be a whole number >= 1, got -2")),
+    ("output-size-nan", lambda: conv.output_size(NAN, 3), (ValueError, r"size must be a whole number, got nan")),
+    ("output-size-inf", lambda: conv.output_size(INF, 3), (ValueError, r"size must be a whole number, got inf")),
+    ("output-size-negative", lambda: conv.output_size(-5, 3), (ValueError, r"size must be a whole number >= 1, got -5")),
+    ("output-size-dilation-0", lambda: conv.output_size(10, 3, dilation=0), (ValueError, r"dilation must be a whole number >= 1")),
+    ("unrounded-stride-0", lambda: conv.output_size_unrounded(10, 3, stride=0), (ValueError, r"stride must be a whole number >= 1")),
+    ("unrounded-nan", lambda: conv.output_size_unrounded(NAN, 3), (ValueError, r"size must be a whole number, got nan")),
+    ("as-matrix-stride-0", lambda: conv.conv_as_matrix(KERNEL, 6, 6, stride=0), (ValueError, r"stride must be a whole number >= 1")),
     ("as-matrix-image-too-small", lambda: conv.conv_as_matrix(KERNEL, 2, 2), (ValueError, r"does not fit in a 2x2 image")),
     ("trace-wrong-channels", lambda: conv.trace_shapes(small_cnn(), (1, 3, 24, 24)),
      (ValueError, r"cannot take input_shape of shape \(1, 3, 24, 24\)")),
-    ("trace-zero-batch", lambda: conv.trace_shapes(small_cnn(), (0, 1, 24, 24)), (ValueError, r"input_shape\[0\] must be at least 1")),
-    ("trace-negative", lambda: conv.trace_shapes(small_cnn(), (1, 1, -24, 24)), (ValueError, r"input_shape\[2\] must be at least 1")),
+    ("trace-zero-batch", lambda: conv.trace_shapes(small_cnn(), (0, 1, 24, 24)), (ValueError, r"input_shape\[0\] must be a whole number >= 1")),
+    ("trace-negative", lambda: conv.trace_shapes(small_cnn(), (1, 1, -24, 24)), (ValueError, r"input_shape\[2\] must be a whole number >= 1")),
     ("output-size-largest", lambda: conv.output_size(10**9, 3), OK),
 ]
 
@@ -141,48 +142,48 @@ def test_data_and_models_take_bad_input_well(call, expected, tmp_path):
     run(lambda: call(tmp_path), expected)
 
 
-# --- explain ------------------------------------------------------------------------------------------
+# --- gradcam, attacks, maximize -----------------------------------------------------------------------
 
 EXPLAIN = [
-    ("gradcam-unknown-layer", lambda m: explain.gradcam(m, "nope", X), (KeyError, r"no layer named 'nope'")),
-    ("gradcam-target-too-big", lambda m: explain.gradcam(m, "0", X, target=99), (ValueError, r"target classes must lie in 0\.\.9")),
-    ("gradcam-target-negative", lambda m: explain.gradcam(m, "0", X, target=-1), (ValueError, r"must lie in 0\.\.9, got \[-1, -1\]")),
-    ("gradcam-batch-size-0", lambda m: explain.gradcam(m, "0", X, batch_size=0), (ValueError, r"batch_size must be a whole number")),
-    ("gradcam-no-images", lambda m: explain.gradcam(m, "0", X[:0]), (ValueError, r"x holds no pixels")),
-    ("gradcam-nan", lambda m: explain.gradcam(m, "0", NAN_X), (ValueError, r"x holds 576 NaN")),
-    ("gradcam-no-batch-axis", lambda m: explain.gradcam(m, "0", X[0]), (ValueError, r"x must be a batch")),
-    ("gradcam-wrong-channels", lambda m: explain.gradcam(m, "0", torch.rand(1, 3, 24, 24)), (ValueError, r"cannot take x")),
-    ("gradcam-too-few-targets", lambda m: explain.gradcam(m, "0", X, target=[1]), (ValueError, r"target has 1 classes but the batch has 2")),
-    ("fgsm-eps-nan", lambda m: explain.fgsm(m, X, NAN), (ValueError, r"eps must be a finite number >= 0, got nan")),
-    ("fgsm-eps-inf", lambda m: explain.fgsm(m, X, INF), (ValueError, r"eps must be a finite number >= 0, got inf")),
-    ("fgsm-eps-negative", lambda m: explain.fgsm(m, X, -0.1), (ValueError, r"eps must be a finite number >= 0")),
-    ("fgsm-nan-image", lambda m: explain.fgsm(m, NAN_X, 0.1), (ValueError, r"x holds 576 NaN")),
-    ("pgd-steps-0", lambda m: explain.pgd(m, X, 0.1, steps=0), (ValueError, r"steps must be a whole number >= 1")),
-    ("pgd-step-size-nan", lambda m: explain.pgd(m, X, 0.1, step_size=NAN), (ValueError, r"step_size must be a finite number > 0")),
-    ("pgd-eps-nan", lambda m: explain.pgd(m, X, NAN), (ValueError, r"eps must be a finite number")),
-    ("maximize-steps-0", lambda m: explain.activation_maximization(m, (1, 24, 24), steps=0), (ValueError, r"steps must be a whole")),
-    ("maximize-unit-too-big", lambda m: explain.activation_maximization(m, (1, 24, 24), unit=99, steps=2),
+    ("gradcam-unknown-layer", lambda m: gradcam.gradcam(m, "nope", X), (KeyError, r"no layer named 'nope'")),
+    ("gradcam-target-too-big", lambda m: gradcam.gradcam(m, "0", X, target=99), (ValueError, r"target classes must lie in 0\.\.9")),
+    ("gradcam-target-negative", lambda m: gradcam.gradcam(m, "0", X, target=-1), (ValueError, r"must lie in 0\.\.9, got \[-1, -1\]")),
+    ("gradcam-batch-size-0", lambda m: gradcam.gradcam(m, "0", X, batch_size=0), (ValueError, r"batch_size must be a whole number")),
+    ("gradcam-no-images", lambda m: gradcam.gradcam(m, "0", X[:0]), (ValueError, r"x holds no pixels")),
+    ("gradcam-nan", lambda m: gradcam.gradcam(m, "0", NAN_X), (ValueError, r"x holds 576 NaN")),
+    ("gradcam-no-batch-axis", lambda m: gradcam.gradcam(m, "0", X[0]), (ValueError, r"x must be a batch")),
+    ("gradcam-wrong-channels", lambda m: gradcam.gradcam(m, "0", torch.rand(1, 3, 24, 24)), (ValueError, r"cannot take x")),
+    ("gradcam-too-few-targets", lambda m: gradcam.gradcam(m, "0", X, target=[1]), (ValueError, r"target has 1 classes but the batch has 2")),
+    ("fgsm-eps-nan", lambda m: attacks.fgsm(m, X, NAN), (ValueError, r"eps must be a finite number >= 0, got nan")),
+    ("fgsm-eps-inf", lambda m: attacks.fgsm(m, X, INF), (ValueError, r"eps must be a finite number >= 0, got inf")),
+    ("fgsm-eps-negative", lambda m: attacks.fgsm(m, X, -0.1), (ValueError, r"eps must be a finite number >= 0")),
+    ("fgsm-nan-image", lambda m: attacks.fgsm(m, NAN_X, 0.1), (ValueError, r"x holds 576 NaN")),
+    ("iterated-fgsm-steps-0", lambda m: attacks.iterated_fgsm(m, X, 0.1, steps=0), (ValueError, r"steps must be a whole number >= 1")),
+    ("iterated-fgsm-step-size-nan", lambda m: attacks.iterated_fgsm(m, X, 0.1, step_size=NAN), (ValueError, r"step_size must be a finite number > 0")),
+    ("iterated-fgsm-eps-nan", lambda m: attacks.iterated_fgsm(m, X, NAN), (ValueError, r"eps must be a finite number")),
+    ("maximize-steps-0", lambda m: maximize.activation_maximization(m, (1, 24, 24), steps=0), (ValueError, r"steps must be a whole")),
+    ("maximize-unit-too-big", lambda m: maximize.activation_maximization(m, (1, 24, 24), unit=99, steps=2),
      (ValueError, r"unit must be below 10, the number of classes")),
-    ("maximize-unit-negative", lambda m: explain.activation_maximization(m, (1, 24, 24), unit=-1, steps=2),
+    ("maximize-unit-negative", lambda m: maximize.activation_maximization(m, (1, 24, 24), unit=-1, steps=2),
      (ValueError, r"unit must be a whole number >= 0, got -1")),
-    ("maximize-filter-too-big", lambda m: explain.activation_maximization(m, (1, 24, 24), "filter", 40, layer="0", steps=2),
+    ("maximize-filter-too-big", lambda m: maximize.activation_maximization(m, (1, 24, 24), "filter", 40, layer="0", steps=2),
      (ValueError, r"unit must be below 32, the number of channels of layer '0'")),
-    ("maximize-lr-nan", lambda m: explain.activation_maximization(m, (1, 24, 24), lr=NAN, steps=2), (ValueError, r"lr must be a finite")),
-    ("maximize-l1-nan", lambda m: explain.activation_maximization(m, (1, 24, 24), l1=NAN, steps=2), (ValueError, r"l1 must be a finite")),
-    ("maximize-l1-negative", lambda m: explain.activation_maximization(m, (1, 24, 24), l1=-1, steps=2), (ValueError, r"l1 must be")),
-    ("maximize-empty-shape", lambda m: explain.activation_maximization(m, (1, 0, 24), steps=2), (ValueError, r"input_shape\[1\]")),
-    ("maximize-kind", lambda m: explain.activation_maximization(m, (1, 24, 24), kind="x"), (ValueError, r"kind must be 'class'")),
-    ("fooling-target-too-big", lambda m: explain.fooling_image(m, (1, 24, 24), 99, steps=2), (ValueError, r"target must be below 10")),
-    ("fooling-confidence-2", lambda m: explain.fooling_image(m, (1, 24, 24), 1, confidence=2, steps=2),
+    ("maximize-lr-nan", lambda m: maximize.activation_maximization(m, (1, 24, 24), lr=NAN, steps=2), (ValueError, r"lr must be a finite")),
+    ("maximize-l1-nan", lambda m: maximize.activation_maximization(m, (1, 24, 24), l1=NAN, steps=2), (ValueError, r"l1 must be a finite")),
+    ("maximize-l1-negative", lambda m: maximize.activation_maximization(m, (1, 24, 24), l1=-1, steps=2), (ValueError, r"l1 must be")),
+    ("maximize-empty-shape", lambda m: maximize.activation_maximization(m, (1, 0, 24), steps=2), (ValueError, r"input_shape\[1\]")),
+    ("maximize-kind", lambda m: maximize.activation_maximization(m, (1, 24, 24), kind="x"), (ValueError, r"kind must be 'class'")),
+    ("fooling-target-too-big", lambda m: attacks.fooling_image(m, (1, 24, 24), 99, steps=2), (ValueError, r"target must be below 10")),
+    ("fooling-confidence-2", lambda m: attacks.fooling_image(m, (1, 24, 24), 1, confidence=2, steps=2),
      (ValueError, r"confidence must be a finite number > 0 and <= 1")),
-    ("fooling-steps-0", lambda m: explain.fooling_image(m, (1, 24, 24), 1, steps=0), (ValueError, r"steps must be a whole")),
-    ("rank-shapes", lambda m: explain.rank_correlation(torch.rand(2, 4, 4), torch.rand(3, 4, 4)), (ValueError, r"same shape")),
-    ("rank-nan", lambda m: explain.rank_correlation(torch.full((1, 4, 4), NAN), torch.rand(1, 4, 4)), (ValueError, r"a holds 16 NaN")),
+    ("fooling-steps-0", lambda m: attacks.fooling_image(m, (1, 24, 24), 1, steps=0), (ValueError, r"steps must be a whole")),
+    ("rank-shapes", lambda m: gradcam.rank_correlation(torch.rand(2, 4, 4), torch.rand(3, 4, 4)), (ValueError, r"same shape")),
+    ("rank-nan", lambda m: gradcam.rank_correlation(torch.full((1, 4, 4), NAN), torch.rand(1, 4, 4)), (ValueError, r"a holds 16 NaN")),
 ]
 
 
 @cases(EXPLAIN)
-def test_explain_takes_bad_input_well(call, expected):
+def test_gradcam_attacks_and_maximize_take_bad_input_well(call, expected):
     model = small_cnn()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     run(lambda: call(model), expected)
@@ -198,13 +199,13 @@ def batchnorm_model():
 
 
 @pytest.mark.parametrize("call", [
-    lambda m: explain.gradcam(m, "2", X),
-    lambda m: explain.fgsm(m, X, 0.1),
-    lambda m: explain.pgd(m, X, 0.1, steps=2),
-    lambda m: explain.activation_maximization(m, (1, 24, 24), steps=3),
-    lambda m: explain.activation_maximization(m, (1, 24, 24), "filter", 1, layer="0", steps=3),
-    lambda m: explain.fooling_image(m, (1, 24, 24), 1, steps=3),
-], ids=["gradcam", "fgsm", "pgd", "maximize-class", "maximize-filter", "fooling"])
+    lambda m: gradcam.gradcam(m, "2", X),
+    lambda m: attacks.fgsm(m, X, 0.1),
+    lambda m: attacks.iterated_fgsm(m, X, 0.1, steps=2),
+    lambda m: maximize.activation_maximization(m, (1, 24, 24), steps=3),
+    lambda m: maximize.activation_maximization(m, (1, 24, 24), "filter", 1, layer="0", steps=3),
+    lambda m: attacks.fooling_image(m, (1, 24, 24), 1, steps=3),
+], ids=["gradcam", "fgsm", "iterated-fgsm", "maximize-class", "maximize-filter", "fooling"])
 def test_a_model_in_training_mode_is_used_in_eval_mode_and_left_as_it_was(call):
     """BatchNorm's running statistics stay put, dropout does not randomise the result, and every
     module gets its own training flag back (one was deliberately left in eval mode)."""
@@ -283,15 +284,15 @@ def test_training_that_blows_up_stops_and_gives_the_model_its_weights_back():
 # --- figures, spreadsheets, widgets ---------------------------------------------------------------------
 
 FIGURES = [
-    ("workbook-stride-0", lambda: spreadsheet.conv_workbook(IMAGE, KERNEL, stride=0), (ValueError, r"stride must be at least 1")),
+    ("workbook-stride-0", lambda: spreadsheet.conv_workbook(IMAGE, KERNEL, stride=0), (ValueError, r"stride must be a whole number >= 1")),
     ("workbook-nan", lambda: spreadsheet.conv_workbook(np.full((6, 6), NAN), KERNEL), (ValueError, r"image holds 36 NaN")),
     ("workbook-3d", lambda: spreadsheet.conv_workbook(np.ones((2, 6, 6)), KERNEL), (ValueError, r"image must be a 2-D grid")),
     ("pool-mode", lambda: spreadsheet.pool_workbook(IMAGE, 2, mode="median"), (ValueError, r"mode must be 'max' or 'average'")),
-    ("pool-kernel-0", lambda: spreadsheet.pool_workbook(IMAGE, 0), (ValueError, r"kernel must be at least 1")),
+    ("pool-kernel-0", lambda: spreadsheet.pool_workbook(IMAGE, 0), (ValueError, r"kernel must be a whole number >= 1")),
     ("calculator-size-0", lambda: widgets.calculator_html(size=0), (ValueError, r"size must be a whole number >= 1, got 0")),
     ("calculator-nan", lambda: widgets.calculator_html(size=NAN), (ValueError, r"size must be a whole number, got nan")),
     ("calculator-padding-negative", lambda: widgets.calculator_html(padding=-1), (ValueError, r"padding must be a whole number >= 0")),
-    ("animation-stride-0", lambda: viz.conv_animation(IMAGE, KERNEL, stride=0), (ValueError, r"stride must be at least 1")),
+    ("animation-stride-0", lambda: viz.conv_animation(IMAGE, KERNEL, stride=0), (ValueError, r"stride must be a whole number >= 1")),
     ("grid-count-0", lambda: viz.feature_grid(torch.rand(4, 5, 5), count=0), (ValueError, r"count must be a whole number >= 1")),
     ("grid-batch", lambda: viz.feature_grid(torch.rand(2, 4, 5, 5)), (ValueError, r"expected one image's maps, got a batch of 2")),
     ("images-none", lambda: viz.show_images({}), (ValueError, r"images is empty")),

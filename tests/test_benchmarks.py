@@ -11,7 +11,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import build_report  # noqa: E402
 
-from cnnbook import costs, notebooks  # noqa: E402
+from cnnbook import costs  # noqa: E402
+from cnnbook.build import notebooks  # noqa: E402
 
 
 @pytest.fixture(scope="module")

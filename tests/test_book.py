@@ -10,40 +10,54 @@ import sys
 import textwrap
 from pathlib import Path
 
+import jupytext
 import pytest
 import torch
 import torchvision
 import yaml
+from docutils.utils.smartquotes import smartyPants
 
-from cnnbook import models, notice, sitecheck
+from cnnbook import models, notice
+from cnnbook.build import notebooks, sitecheck
 from conftest import JUPYTER_BOOK, REPO, build, log  # the whole book is built once, in conftest
 
-PAGES = {
-    "book/preface": "Preface",
-    "book/01-why-not-mlp": "1. Why not an MLP for images?",
-    "book/02-filters-and-stride": "2. Filters and stride",
-    "book/03-output-size": "3. The output-size formula",
-    "book/04-pooling": "4. Pooling",
-    "book/05-alexnet": "5. AlexNet, layer by layer",
-    "book/06-vgg": "6. VGG16: small filters, many layers",
-    "book/07-resnet": "7. ResNet: going deeper with shortcuts",
-    "book/homework-three-networks": "Homework: AlexNet, VGG16 and ResNet18 side by side",
-    "book/08-what-does-a-cnn-learn": "8. What does a CNN learn?",
-    "book/09-fooling": "9. Fooling a CNN",
-    "book/10-gradcam": "10. Grad-CAM: where did the network look?",
-    "book/11-alphago": "11. AlphaGo\u2019s policy network",  # Sphinx's smart quote
-    "book/how-this-book-is-built": "Appendix: how this book is built",
-}
-#: The pages that load pretrained networks, and which ones.
-USES_WEIGHTS = {
-    "book/05-alexnet": ["alexnet"],
-    "book/06-vgg": ["vgg16"],
-    "book/07-resnet": ["resnet18"],
-    "book/homework-three-networks": ["alexnet", "vgg16", "resnet18"],
-    "book/08-what-does-a-cnn-learn": ["resnet18"],
-    "book/09-fooling": ["resnet18"],
-    "book/10-gradcam": ["alexnet", "vgg16", "resnet18"],
-}
+def _title(page: Path) -> str:
+    """A page's ``# `` heading as Sphinx prints it (smart quotes: AlphaGo's -> AlphaGo\u2019s)."""
+    for cell in jupytext.read(page).cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return html_module.escape(smartyPants(line[2:].strip(), "qDe"), quote=False)
+    raise AssertionError(f"{page.relative_to(REPO)} has no '# title' line")
+
+
+def _networks_loaded(page: Path) -> list[str]:
+    """The pretrained networks a page's code cells load: ``models.load("name")``, or
+    ``models.load(name)`` inside ``for name in models.BOOK_MODELS``. Any other call to
+    ``models.load`` fails here, so that a new way of loading cannot slip past the tests below."""
+    found: list[str] = []
+    for cell in jupytext.read(page).cells:
+        if cell.cell_type != "code":
+            continue
+        loops = set(re.findall(r"for (\w+) in models\.BOOK_MODELS\b", cell.source))
+        for argument in re.findall(r"\bmodels\.load\(([^)]*)\)", cell.source):
+            literal = re.fullmatch(r"""\s*["'](\w+)["']\s*""", argument)
+            if literal:
+                names = [literal.group(1)]
+            elif argument.strip() in loops:
+                names = list(models.BOOK_MODELS)
+            else:
+                raise AssertionError(f"{page.relative_to(REPO)}: cannot tell which network models.load({argument}) "
+                                     'loads; write models.load("name") or loop over models.BOOK_MODELS')
+            found += [name for name in names if name not in found]
+    return found
+
+
+#: Every notebook page of _toc.yml in reading order, with the title its HTML shows.
+PAGES = {f"book/{page.stem}": _title(page) for page in notebooks.chapters(REPO)}
+#: The pages that load pretrained networks, and which ones (read from each page's code).
+USES_WEIGHTS = {name: loaded for name, page in zip(PAGES, notebooks.chapters(REPO))
+                if (loaded := _networks_loaded(page))}
 
 pytestmark = pytest.mark.build
 
@@ -64,11 +78,9 @@ def test_every_chapter_is_built_with_its_title(book, page):
 @pytest.mark.parametrize("page", PAGES)
 def test_colab_and_binder_buttons_open_the_chapters_notebook(book, page):
     """Every chapter has both launch buttons, and each points at a notebook in this repository."""
-    from cnnbook.notebooks import repository_url
-
     _, html = book
     text = (html / f"{page}.html").read_text()
-    owner_repo = repository_url(REPO).removeprefix("https://github.com/")
+    owner_repo = notebooks.repository_url(REPO).removeprefix("https://github.com/")
     colab = re.findall(r'href="https://colab\.research\.google\.com/github/([^"]+)"', text)
     binder = re.findall(r'href="https://mybinder\.org/v2/gh/([^"]+)"', text)
     assert len(colab) == 1 and len(binder) == 1, (colab, binder)
@@ -99,21 +111,17 @@ def test_every_chapter_says_what_running_it_costs_under_its_title(book, page):
 
 
 def test_the_install_cell_is_neither_shown_nor_run(book):
-    from cnnbook.notebooks import INSTALL_FIRST_LINE
-
     result, html = book
     for page in PAGES:
         assert "install cnnbook first" not in (html / f"{page}.html").read_text(), page
     executed = json.loads((html.parent / "jupyter_execute" / "book" / "preface.ipynb").read_text())
     first = executed["cells"][0]
-    assert "".join(first["source"]).startswith(INSTALL_FIRST_LINE)
+    assert "".join(first["source"]).startswith(notebooks.INSTALL_FIRST_LINE)
     assert first["execution_count"] is None and first["outputs"] == []
 
 
 def test_the_built_site_checks_out(book):
     """Links, anchors, images with alt text, no error output, widgets with a fallback, page weight."""
-    from cnnbook import sitecheck
-
     _, html = book
     report = sitecheck.check_site(html)
     assert report.problems == [], "\n".join(report.problems)
@@ -144,7 +152,7 @@ def test_no_page_shows_a_traceback_or_error_output(book, page):
     text = (html / f"{page}.html").read_text()
     for bad in ERROR_MARKERS:
         assert bad not in text, f"{page} shows {bad!r}"
-    # a repeated `const` declaration is a SyntaxError in the browser (cnnbook.sphinxext dedupes)
+    # a repeated `const` declaration is a SyntaxError in the browser (cnnbook.build.sphinxext dedupes)
     assert text.count("const THEBE_JS_URL") <= 1
 
 

@@ -61,6 +61,23 @@ def test_module_runs_as_a_command():
     assert result.returncode == 0 and "download-weights" in result.stdout
 
 
+def test_the_help_lists_every_command():
+    """The module's docstring is the --help text: it lists each command with what it takes."""
+    import argparse
+    import re
+
+    from cnnbook import __main__ as cli
+
+    parser = cli.build_parser()
+    assert parser.description == cli.__doc__
+    (commands,) = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    entries = dict(re.findall(r"^  ([a-z][\w-]*)(.*)$", cli.__doc__, re.M))
+    assert list(entries) == list(commands)
+    for name, command in commands.items():
+        for positional in (a for a in command._actions if not a.option_strings):
+            assert (positional.metavar or positional.dest.upper()) in entries[name], (name, positional.dest)
+
+
 def test_predict_says_plainly_when_a_network_is_untrained(torch_home, monkeypatch, capsys, tmp_path):
     from cnnbook.data import sample_image
 

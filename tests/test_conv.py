@@ -47,7 +47,7 @@ def test_errors_name_the_argument():
         conv_as_matrix(np.ones(3), 6, 6)
     with pytest.raises(ValueError, match=r"kernel \(7, 7\) does not fit in a 6x6 image"):
         conv_as_matrix(np.ones((7, 7)), 6, 6)
-    with pytest.raises(ValueError, match="stride must be a positive integer"):
+    with pytest.raises(ValueError, match="stride must be a whole number >= 1, got 0"):
         conv_as_matrix(np.ones((3, 3)), 6, 6, stride=0)
 
 
@@ -163,12 +163,12 @@ def test_alexnet_first_layer_by_the_formula():
 
 
 @pytest.mark.parametrize("args, message", [
-    ((5.5, 3), "size must be an integer, got 5.5"),
-    ((True, 3), "size must be an integer"),
-    ((0, 3), "size must be at least 1"),
-    ((10, 3, 0), "stride must be at least 1, got 0"),
-    ((10, 3, 1, -1), "padding must be at least 0"),
-    ((10, 3, 1, 0, 0), "dilation must be at least 1"),
+    ((5.5, 3), "size must be a whole number, got 5.5"),
+    ((True, 3), "size must be a whole number"),
+    ((0, 3), "size must be a whole number >= 1"),
+    ((10, 3, 0), "stride must be a whole number >= 1, got 0"),
+    ((10, 3, 1, -1), "padding must be a whole number >= 0"),
+    ((10, 3, 1, 0, 0), "dilation must be a whole number >= 1"),
     ((4, 7), r"kernel 7 but the input is only 4 pixels"),
     ((4, 7, 1, 1), r"only 4 \+ 2\*1 padding = 6 pixels"),
     ((5, 3, 1, 0, 3), "kernel 3 with dilation 3 spans 7 pixels"),
@@ -182,12 +182,12 @@ def test_output_size_errors_say_what_is_wrong(args, message):
     (lambda: conv2d(np.ones((3, 3)), np.ones((5, 5))), "kernel is 5 pixels along axis 0 but x, padded, is only 3"),
     (lambda: conv2d(np.ones((2, 5, 5)), np.ones((3, 3, 3))), "kernel has 3 channels but x has 2"),
     (lambda: conv2d(np.ones((5, 5)), np.ones((1, 3, 3))), r"use a \(k, k\) kernel for an \(H, W\) image"),
-    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), stride=0), "stride must be at least 1"),
-    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), stride=1.5), "stride must be an integer"),
-    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), padding=-1), "padding must be at least 0"),
+    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), stride=0), "stride must be a whole number >= 1"),
+    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), stride=1.5), "stride must be a whole number"),
+    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), padding=-1), "padding must be a whole number >= 0"),
     (lambda: conv2d(np.ones(5), np.ones(3)), r"x must be 2-D \(H, W\) or 3-D"),
     (lambda: max_pool2d(np.ones((3, 3)), 4), r"max_pool2d: kernel \(4, 4\) is larger than x \(3, 3\)"),
-    (lambda: avg_pool2d(np.ones((3, 3)), 2, stride=0), "stride must be at least 1"),
+    (lambda: avg_pool2d(np.ones((3, 3)), 2, stride=0), "stride must be a whole number >= 1"),
 ])
 def test_conv_and_pool_errors_say_which_argument(call, message):
     with pytest.raises(ValueError, match=message):
@@ -204,6 +204,7 @@ def test_trace_shapes_of_alexnet_formula_beside_measurement():
     model = torchvision.models.alexnet().train()
     rows = {row.name: row for row in trace_shapes(model, (1, 3, 224, 224))}
     assert rows["features.0"].output_shape == (1, 64, 55, 55)
+    assert rows["features.0"].layer_type == "Conv2d" and rows["features.2"].layer_type == "MaxPool2d"
     assert rows["features.0"].formula == "(224 + 2*2 - 11)/4 + 1 = 55.25 -> floor 55"
     assert [rows[f"features.{i}"].output_shape[-1] for i in (2, 3, 5, 6, 8, 10, 12)] == [27, 27, 13, 13, 13, 13, 6]
     assert rows["avgpool"].output_shape == (1, 256, 6, 6)
@@ -229,5 +230,5 @@ def test_trace_shapes_removes_hooks_when_the_forward_pass_fails():
 
 
 def test_trace_shapes_rejects_a_bad_input_shape():
-    with pytest.raises(ValueError, match=r"input_shape\[2\] must be an integer"):
+    with pytest.raises(ValueError, match=r"input_shape\[2\] must be a whole number"):
         trace_shapes(nn.Identity(), (1, 3, 2.5, 4))

@@ -265,3 +265,16 @@ def test_ch11_the_1x1_layer_is_one_dense_neuron_applied_at_every_point():
     by_matrix = table @ net.layers.conv13.weight.detach().reshape(8)
     np.testing.assert_allclose(by_matrix.numpy(), maps["layers.conv13"].reshape(-1).numpy(), atol=1e-6)
     assert net.layers.conv13.weight.numel() == 8  # the same k weights at all 361 points
+
+
+def test_ch11_the_1x1_layer_of_the_match_network_is_a_matrix_product_as_the_chapter_computes_it():
+    torch.manual_seed(0)  # the chapter's network and input, k = 192
+    net = alphago.PolicyNetwork(k=192)
+    torch.manual_seed(0)
+    x = (torch.rand(1, 48, 19, 19) < 0.3).float()
+    maps = feature_maps(net, x, ["layers.relu12", "layers.conv13"])
+    channels_at_points = maps["layers.relu12"][0].reshape(net.k, 19 * 19).T  # (361, k)
+    by_matrix = channels_at_points @ net.layers.conv13.weight.detach().reshape(net.k)
+    by_conv = maps["layers.conv13"].reshape(19 * 19)
+    assert channels_at_points.shape == (361, 192) and net.layers.conv13.weight.numel() == 192
+    assert torch.allclose(by_matrix, by_conv, atol=1e-5)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnbook import datasets, explain, features, train
+from cnnbook import datasets, features, maximize, train
 
 
 def shapes_of(model, input_shape):
@@ -196,7 +196,7 @@ def test_exercise_4b_the_l1_maximum_in_the_box():
     assert objective.max().item() == pytest.approx(0.9)
     # gradient ascent, as the chapter runs it, finds the same image (in both of its bounds)
     for bound in ("clamp", "sigmoid"):
-        result = explain.activation_maximization(linear_model(), (1, 2, 2), kind="class", unit=0,
+        result = maximize.activation_maximization(linear_model(), (1, 2, 2), kind="class", unit=0,
                                                  l1=0.1, steps=400, lr=0.05, bound=bound)
         assert torch.allclose(result.image.flatten(), torch.tensor([1.0, 0.0, 0.0, 1.0]), atol=0.02)
         assert result.history[-1] == pytest.approx(0.9, abs=0.02)

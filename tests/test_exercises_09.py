@@ -1,5 +1,5 @@
 """Chapter 9 (Fooling a CNN): the answers of the pencil-and-paper exercises, checked against
-cnnbook.explain and PyTorch, and the linear argument the chapter makes."""
+cnnbook.attacks and PyTorch, and the linear argument the chapter makes."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnbook import explain
+from cnnbook import attacks
 
 W = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
 X = torch.tensor([0.5, 0.5, 0.5], dtype=torch.float64)
@@ -15,7 +15,7 @@ X = torch.tensor([0.5, 0.5, 0.5], dtype=torch.float64)
 
 def cat_classifier() -> nn.Module:
     """Exercise 1's classifier: class 0 ("cat") scores w.x, class 1 ("not cat") always scores 0.
-    It takes images of shape (B, 3, 1, 1), so that explain.fgsm can attack it."""
+    It takes images of shape (B, 3, 1, 1), so that attacks.fgsm can attack it."""
     linear = nn.Linear(3, 2, bias=False).double()
     with torch.no_grad():
         linear.weight.copy_(torch.stack([W, torch.zeros(3, dtype=torch.float64)]))
@@ -37,7 +37,7 @@ def test_exercise_1a_the_classifier_says_cat():
 
 
 def test_exercise_1bc_fgsm_by_hand():
-    adv = explain.fgsm(cat_classifier(), as_image(X), 0.1, target=[0])
+    adv = attacks.fgsm(cat_classifier(), as_image(X), 0.1, target=[0])
     assert torch.allclose(adv.flatten(), torch.tensor([0.4, 0.6, 0.4], dtype=torch.float64))
     assert cat_score(adv) == pytest.approx(0.4)
     drop = cat_score(as_image(X)) - cat_score(adv)
@@ -51,11 +51,11 @@ def test_exercise_1d_the_smallest_eps_that_flips_the_answer():
     assert round(threshold, 3) == 0.214
     model = cat_classifier()
     for eps, expected in [(0.21, 0), (0.214, 0), (0.215, 1), (0.3, 1)]:
-        adv = explain.fgsm(model, as_image(X), eps, target=[0])
+        adv = attacks.fgsm(model, as_image(X), eps, target=[0])
         assert int(model(adv).argmax()) == expected, eps
         # no pixel is clipped below eps = 0.5, so the score falls by exactly 3.5 * eps
         assert cat_score(adv) == pytest.approx(0.75 - 3.5 * eps)
-    at_threshold = explain.fgsm(model, as_image(X), threshold, target=[0])
+    at_threshold = attacks.fgsm(model, as_image(X), threshold, target=[0])
     assert cat_score(at_threshold) == pytest.approx(0.0, abs=1e-12)
 
 
@@ -114,7 +114,7 @@ def test_fgsm_moves_a_linear_score_by_eps_times_the_l1_norm(n):
     model = nn.Sequential(nn.Flatten(), linear)
     eps = 1 / 255
     x = (0.1 + 0.8 * torch.rand(1, n, 1, 1, dtype=torch.float64))
-    adv = explain.fgsm(model, x, eps, target=[0])
+    adv = attacks.fgsm(model, x, eps, target=[0])
     w = linear.weight[0].detach()
     change = float((x - adv).flatten() @ w)
     assert change == pytest.approx(eps * float(w.abs().sum()), rel=1e-9)

@@ -1,4 +1,4 @@
-"""The pencil-and-paper exercises of chapter 10 (Grad-CAM), checked against cnnbook.explain and
+"""The pencil-and-paper exercises of chapter 10 (Grad-CAM), checked against cnnbook.gradcam and
 PyTorch: the answers printed in the chapter's solutions must be what the code computes."""
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 import torchvision
 from torch import nn
 
-from cnnbook import explain
+from cnnbook import gradcam
 
 
 def fixed_linear(weight, bias=None) -> nn.Linear:
@@ -25,13 +25,13 @@ def test_exercise_1_grad_cam_by_hand():
     # The score y = sum(dy_dA * A) is linear in A, so its gradient with respect to A is dy_dA.
     # The layer to explain is the identity: its output is A itself.
     model = nn.Sequential(nn.Identity(), nn.Flatten(), fixed_linear([dy_dA.flatten().tolist()]))
-    alpha, activation = explain.gradcam_weights(model, "0", A[None], target=0)
+    alpha, activation = gradcam.gradcam_weights(model, "0", A[None], target=0)
     assert torch.allclose(activation[0], A)
     assert torch.allclose(alpha[0], torch.tensor([1.0, -0.5]))
-    raw = explain.gradcam_raw(model, "0", A[None], target=0)[0]
+    raw = gradcam.gradcam_raw(model, "0", A[None], target=0)[0]
     assert torch.allclose(raw, torch.tensor([[0.0, 2.0], [-0.5, 2.5]]))
     assert torch.allclose(raw.clamp_min(0), torch.tensor([[0.0, 2.0], [0.0, 2.5]]))
-    scaled = explain.gradcam(model, "0", A[None], target=0)[0]  # the input is 2x2: no resizing
+    scaled = gradcam.gradcam(model, "0", A[None], target=0)[0]  # the input is 2x2: no resizing
     assert torch.allclose(scaled, torch.tensor([[0.0, 0.8], [0.0, 1.0]]))
     assert divmod(int(scaled.argmax()), 2) == (1, 1)  # the hottest position: bottom right
 
@@ -46,13 +46,13 @@ def test_exercise_2_cam_and_grad_cam_by_hand():
         assert torch.allclose(A.mean(dim=(1, 2)), torch.tensor([1.5, 1.0]))
         assert model(A[None])[0, 0].item() == pytest.approx(1.75)
         assert (linear.bias[0] + cam.mean()).item() == pytest.approx(1.75)
-    alpha, _ = explain.gradcam_weights(model, "0", A[None], target=0)
+    alpha, _ = gradcam.gradcam_weights(model, "0", A[None], target=0)
     assert torch.allclose(alpha[0], torch.tensor([0.125, 0.5]))
-    raw = explain.gradcam_raw(model, "0", A[None], target=0)[0]
+    raw = gradcam.gradcam_raw(model, "0", A[None], target=0)[0]
     assert torch.allclose(raw, torch.tensor([[0.5, 0.5], [0.75, 1.0]]))
     expected = torch.tensor([[0.0, 0.0], [0.5, 1.0]])
-    assert torch.allclose(explain.gradcam(model, "0", A[None], target=0)[0], expected)
-    assert torch.allclose(explain.normalise(cam[None])[0], expected)
+    assert torch.allclose(gradcam.gradcam(model, "0", A[None], target=0)[0], expected)
+    assert torch.allclose(gradcam.normalise(cam[None])[0], expected)
 
 
 @pytest.mark.parametrize("top, p1, slope, cross, weaker", [
@@ -81,7 +81,7 @@ def test_exercise_4_resnet18_grad_cam_is_cam(size, side):
     model = torchvision.models.resnet18().eval()
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
     c = 281
-    alpha, activation = explain.gradcam_weights(model, "layer4", x, target=c)
+    alpha, activation = gradcam.gradcam_weights(model, "layer4", x, target=c)
     assert activation.shape == (1, 512, side, side) and side == size // 2**5
     assert torch.allclose(alpha[0], model.fc.weight.detach()[c] / side**2, atol=1e-7, rtol=1e-4)
 
@@ -90,6 +90,6 @@ def test_exercise_4_alexnet_has_no_such_formula():
     torch.manual_seed(0)
     model = torchvision.models.alexnet().eval()
     x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-    alpha, _ = explain.gradcam_weights(model, "features.11", x, target=281)
+    alpha, _ = gradcam.gradcam_weights(model, "features.11", x, target=281)
     # Same class, two images: the weights differ, so no fixed row of weights could be read off.
     assert not torch.allclose(alpha[0], alpha[1], rtol=1e-3, atol=1e-7)

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from cnnbook import explain
+from cnnbook import attacks, gradcam
 
 captum_attr = pytest.importorskip("captum.attr")
 from captum.testing.helpers.basic_models import BasicModel_ConvNet_One_Conv  # noqa: E402
@@ -14,8 +14,8 @@ from captum.testing.helpers.basic_models import BasicModel_ConvNet_One_Conv  # n
 def test_captum_golden_values_before_relu_and_normalisation(inplace):
     model = BasicModel_ConvNet_One_Conv(inplace=inplace)
     x = torch.arange(16, dtype=torch.float32).view(1, 1, 4, 4)
-    conv1 = explain.gradcam_raw(model, model.conv1, x, target=0)
-    relu1 = explain.gradcam_raw(model, "relu1", x, target=0)
+    conv1 = gradcam.gradcam_raw(model, model.conv1, x, target=0)
+    relu1 = gradcam.gradcam_raw(model, "relu1", x, target=0)
     assert torch.allclose(conv1, torch.tensor([[[11.25, 13.5], [20.25, 22.5]]]))
     assert torch.allclose(relu1, torch.tensor([[[0.0, 4.0], [28.0, 32.5]]]))
 
@@ -29,10 +29,10 @@ def test_matches_captum_layer_gradcam_on_resnet18():
     model = resnet18_random()
     x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     target = [3, 500]
-    ours = explain.gradcam(model, model.layer4[-1], x, target)
+    ours = gradcam.gradcam(model, model.layer4[-1], x, target)
     theirs = captum_attr.LayerGradCam(model, model.layer4[-1]).attribute(x, target=target, relu_attributions=True)
     theirs = captum_attr.LayerAttribution.interpolate(theirs, (224, 224), interpolate_mode="bilinear")[:, 0]
-    assert (ours - explain.normalise(theirs.detach())).abs().max() < 1e-2
+    assert (ours - gradcam.normalise(theirs.detach())).abs().max() < 1e-2
 
 
 def test_equals_cam_on_a_global_average_pooling_model():
@@ -44,9 +44,9 @@ def test_equals_cam_on_a_global_average_pooling_model():
     with torch.no_grad():
         activation = model[1](model[0](x))
         cam = torch.einsum("bk,bkhw->bhw", model[4].weight[target], activation).clamp_min(0)
-    expected = explain.normalise(F.interpolate(cam[:, None], size=(12, 12), mode="bilinear",
+    expected = gradcam.normalise(F.interpolate(cam[:, None], size=(12, 12), mode="bilinear",
                                                align_corners=False)[:, 0])
-    assert (explain.gradcam(model, "1", x, target) - expected).abs().max() < 1e-3
+    assert (gradcam.gradcam(model, "1", x, target) - expected).abs().max() < 1e-3
 
 
 def test_gradcam_weights_are_the_gap_model_linear_weights_over_the_positions():
@@ -55,13 +55,15 @@ def test_gradcam_weights_are_the_gap_model_linear_weights_over_the_positions():
                           nn.Linear(8, 5)).eval()
     x = torch.rand(3, 3, 12, 10)
     target = [0, 2, 4]
-    alpha, activation = explain.gradcam_weights(model, "1", x, target)
+    alpha, activation = gradcam.gradcam_weights(model, "1", x, target)
     with torch.no_grad():
         assert torch.allclose(activation, model[1](model[0](x)))
     assert alpha.shape == (3, 8) and activation.shape == (3, 8, 12, 10)
     assert torch.allclose(alpha, model[4].weight.detach()[target] / (12 * 10), atol=1e-7)
-    raw = explain.gradcam_raw(model, "1", x, target)
+    raw = gradcam.gradcam_raw(model, "1", x, target)
     assert torch.allclose(raw, (alpha[:, :, None, None] * activation).sum(1))
+    one_pass = gradcam.channel_weights(model, model[1], x, target)  # the arithmetic alone, one batch
+    assert torch.equal(one_pass[0], alpha) and torch.equal(one_pass[1], activation)
     assert not alpha.requires_grad and not activation.requires_grad
     assert all(p.grad is None for p in model.parameters())
     assert not any(m._forward_hooks for m in model.modules())
@@ -70,29 +72,29 @@ def test_gradcam_weights_are_the_gap_model_linear_weights_over_the_positions():
 def test_gradcam_weights_in_pieces_default_target_and_errors():
     model = resnet18_random()
     x = torch.rand(5, 3, 64, 64)
-    alpha, activation = explain.gradcam_weights(model, "layer4.1", x, batch_size=None)
-    pieces = explain.gradcam_weights(model, "layer4.1", x, batch_size=2)
+    alpha, activation = gradcam.gradcam_weights(model, "layer4.1", x, batch_size=None)
+    pieces = gradcam.gradcam_weights(model, "layer4.1", x, batch_size=2)
     assert torch.allclose(alpha, pieces[0], atol=1e-6) and torch.allclose(activation, pieces[1], atol=1e-5)
     predicted = model(x).argmax(1)
-    assert torch.allclose(alpha, explain.gradcam_weights(model, "layer4.1", x, predicted)[0], atol=1e-7)
+    assert torch.allclose(alpha, gradcam.gradcam_weights(model, "layer4.1", x, predicted)[0], atol=1e-7)
     with pytest.raises(ValueError, match="target has 2 classes but the batch has 5 images"):
-        explain.gradcam_weights(model, "layer4", x, target=[1, 2])
+        gradcam.gradcam_weights(model, "layer4", x, target=[1, 2])
     with pytest.raises(ValueError, match=r"output is \(B, C, H, W\)"):
-        explain.gradcam_weights(model, "fc", x)
+        gradcam.gradcam_weights(model, "fc", x)
     with pytest.raises(ValueError, match="x must be a batch"):
-        explain.gradcam_weights(model, "layer4", x[0])
+        gradcam.gradcam_weights(model, "layer4", x[0])
     with pytest.raises(ValueError, match="batch_size must be a whole number"):
-        explain.gradcam_weights(model, "layer4", x, batch_size=0)
+        gradcam.gradcam_weights(model, "layer4", x, batch_size=0)
     assert not any(m._forward_hooks for m in model.modules())
 
 
 def test_shape_range_and_default_target_is_the_prediction():
     model = resnet18_random()
     x = torch.rand(2, 3, 64, 64)
-    maps = explain.gradcam(model, "layer4.1", x)
+    maps = gradcam.gradcam(model, "layer4.1", x)
     assert maps.shape == (2, 64, 64) and maps.min() >= 0 and maps.max() <= 1
     predicted = model(x).argmax(1).tolist()
-    assert torch.equal(maps, explain.gradcam(model, "layer4.1", x, predicted))
+    assert torch.equal(maps, gradcam.gradcam(model, "layer4.1", x, predicted))
 
 
 def test_frozen_model_inside_no_grad_leaves_no_trace():
@@ -101,7 +103,7 @@ def test_frozen_model_inside_no_grad_leaves_no_trace():
         p.requires_grad_(False)
     model.layer1.requires_grad_(True)  # some trainable, some not
     with torch.no_grad():
-        maps = explain.gradcam(model, model.layer3, torch.rand(2, 3, 64, 64), target=1)
+        maps = gradcam.gradcam(model, model.layer3, torch.rand(2, 3, 64, 64), target=1)
     assert not torch.isnan(maps).any()
     assert model.training
     assert all(p.grad is None for p in model.parameters())
@@ -110,7 +112,7 @@ def test_frozen_model_inside_no_grad_leaves_no_trace():
 
 def test_conv_right_before_an_inplace_relu_works():
     model = torchvision.models.alexnet().eval()
-    maps = explain.gradcam(model, "features.10", torch.rand(1, 3, 224, 224))
+    maps = gradcam.gradcam(model, "features.10", torch.rand(1, 3, 224, 224))
     assert maps.shape == (1, 224, 224) and not torch.isnan(maps).any()
 
 
@@ -119,7 +121,7 @@ def test_nothing_positive_gives_an_all_zero_map():
     with torch.no_grad():
         model[0].weight.fill_(1.0)
         model[2].weight.fill_(-1.0)
-    maps = explain.gradcam(model, "0", torch.ones(1, 1, 2, 2), target=0)
+    maps = gradcam.gradcam(model, "0", torch.ones(1, 1, 2, 2), target=0)
     assert torch.equal(maps, torch.zeros(1, 2, 2))
 
 
@@ -127,15 +129,15 @@ def test_bad_targets_and_layers_are_explained():
     model = resnet18_random()
     x = torch.rand(2, 3, 32, 32)
     with pytest.raises(ValueError, match="target has 3 classes but the batch has 2 images"):
-        explain.gradcam(model, "layer4", x, target=[1, 2, 3])
+        gradcam.gradcam(model, "layer4", x, target=[1, 2, 3])
     with pytest.raises(ValueError, match=r"must lie in 0..999"):
-        explain.gradcam(model, "layer4", x, target=1000)
+        gradcam.gradcam(model, "layer4", x, target=1000)
     with pytest.raises(KeyError, match="did you mean 'layer4'"):
-        explain.gradcam(model, "layer44", x)
+        gradcam.gradcam(model, "layer44", x)
     with pytest.raises(ValueError, match=r"output is \(B, C, H, W\)"):
-        explain.gradcam(model, "fc", x)
+        gradcam.gradcam(model, "fc", x)
     with pytest.raises(ValueError, match="not a module of this model"):
-        explain.gradcam(model, nn.Conv2d(1, 1, 1), x)
+        gradcam.gradcam(model, nn.Conv2d(1, 1, 1), x)
     assert not any(m._forward_hooks for m in model.modules())
 
 
@@ -143,13 +145,13 @@ def test_fgsm_bounds():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
     x = torch.rand(4, 1, 3, 4)
-    assert torch.equal(explain.fgsm(model, x, 0.0), x)
-    adv = explain.fgsm(model, x, 0.1, target=[0, 1, 2, 0])
+    assert torch.equal(attacks.fgsm(model, x, 0.0), x)
+    adv = attacks.fgsm(model, x, 0.1, target=[0, 1, 2, 0])
     assert (adv - x).abs().max() <= 0.1 + 1e-7
     assert adv.min() >= 0 and adv.max() <= 1
     assert all(p.grad is None for p in model.parameters())
     with pytest.raises(ValueError, match="eps must be a finite number >= 0"):
-        explain.fgsm(model, x, -0.1)
+        attacks.fgsm(model, x, -0.1)
 
 
 def test_fgsm_raises_the_loss_of_a_linear_model():
@@ -158,38 +160,50 @@ def test_fgsm_raises_the_loss_of_a_linear_model():
     x = torch.rand(8, 1, 3, 4) * 0.5 + 0.25  # away from the clipping bounds
     labels = model(x).argmax(1)
     before = F.cross_entropy(model(x), labels)
-    after = F.cross_entropy(model(explain.fgsm(model, x, 0.05)), labels)
+    after = F.cross_entropy(model(attacks.fgsm(model, x, 0.05)), labels)
     assert after > before
 
 
-def test_pgd_bounds_and_errors():
+def test_iterated_fgsm_bounds_and_errors():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
     x = torch.rand(4, 1, 3, 4)
-    assert torch.equal(explain.pgd(model, x, 0.0), x)
-    adv = explain.pgd(model, x, 0.1, steps=7, target=[0, 1, 2, 0])
+    assert torch.equal(attacks.iterated_fgsm(model, x, 0.0), x)
+    adv = attacks.iterated_fgsm(model, x, 0.1, steps=7, target=[0, 1, 2, 0])
     assert (adv - x).abs().max() <= 0.1 + 1e-6
     assert adv.min() >= 0 and adv.max() <= 1
     assert all(p.grad is None for p in model.parameters())
     with pytest.raises(ValueError, match="eps must be a finite number >= 0"):
-        explain.pgd(model, x, -0.1)
+        attacks.iterated_fgsm(model, x, -0.1)
     with pytest.raises(ValueError, match="steps must be a whole number >= 1"):
-        explain.pgd(model, x, 0.1, steps=0)
+        attacks.iterated_fgsm(model, x, 0.1, steps=0)
     with pytest.raises(ValueError, match="step_size must be a finite number > 0"):
-        explain.pgd(model, x, 0.1, step_size=0.0)
+        attacks.iterated_fgsm(model, x, 0.1, step_size=0.0)
 
 
-def test_pgd_raises_the_loss_at_least_as_much_as_fgsm_on_a_linear_model():
+def test_iterated_fgsm_raises_the_loss_at_least_as_much_as_fgsm_on_a_linear_model():
     # For a linear model the sign of the gradient never changes, so k steps of 2.5 eps / k walk to
     # the same corner of the eps-box as FGSM's single step.
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
     x = torch.rand(8, 1, 3, 4) * 0.5 + 0.25
     labels = model(x).argmax(1)
-    one = explain.fgsm(model, x, 0.05, target=labels)
-    many = explain.pgd(model, x, 0.05, target=labels)
+    one = attacks.fgsm(model, x, 0.05, target=labels)
+    many = attacks.iterated_fgsm(model, x, 0.05, target=labels)
     assert torch.allclose(one, many, atol=1e-6)
     assert F.cross_entropy(model(many), labels) > F.cross_entropy(model(x), labels)
+
+
+def test_pointing_game_counts_peaks_inside_the_boxes_corners_included():
+    maps = torch.zeros(4, 5, 6)
+    maps[0, 1, 2] = 1  # inside (x0=2, y0=1, x1=3, y1=2): on the top-left corner
+    maps[1, 2, 3] = 1  # on the bottom-right corner
+    maps[2, 3, 2] = 1  # one row below the box
+    maps[3, 0, 5] = 1  # right of the box
+    boxes = torch.tensor([[2, 1, 3, 2]] * 4)
+    assert gradcam.pointing_game(maps, boxes) == 0.5
+    assert gradcam.pointing_game(maps[:2], boxes[:2]) == 1.0
+    assert gradcam.pointing_game(torch.zeros(1, 5, 6), torch.tensor([[0, 0, 0, 0]])) == 1.0  # a flat map: (0, 0)
 
 
 def test_rank_correlation_agrees_with_scipy_and_handles_ties_and_flat_maps():
@@ -199,14 +213,14 @@ def test_rank_correlation_agrees_with_scipy_and_handles_ties_and_flat_maps():
     a, b = torch.rand(6, 9, 9, generator=g), torch.rand(6, 9, 9, generator=g)
     a[a < 0.5], b[b < 0.4] = 0, 0  # many ties, as after Grad-CAM's ReLU
     b[2] = 0  # nothing positive
-    got = explain.rank_correlation(a, b)
+    got = gradcam.rank_correlation(a, b)
     for i in range(6):
         want = 0.0 if i == 2 else spearmanr(a[i].flatten(), b[i].flatten()).statistic
         assert got[i].item() == pytest.approx(want, abs=1e-6)
-    assert torch.allclose(explain.rank_correlation(a, a)[[0, 1, 3]], torch.ones(3))
-    assert torch.allclose(explain.rank_correlation(a, -a)[[0, 1]], -torch.ones(2))
+    assert torch.allclose(gradcam.rank_correlation(a, a)[[0, 1, 3]], torch.ones(3))
+    assert torch.allclose(gradcam.rank_correlation(a, -a)[[0, 1]], -torch.ones(2))
     with pytest.raises(ValueError, match="same shape"):
-        explain.rank_correlation(a, b[:, :3])
+        gradcam.rank_correlation(a, b[:, :3])
 
 
 def test_working_in_pieces_gives_the_same_maps_and_attacks():
@@ -216,12 +230,12 @@ def test_working_in_pieces_gives_the_same_maps_and_attacks():
     x = torch.rand(7, 3, 8, 8)
     targets = [0, 1, 2, 0, 1, 2, 0]
     for target in (None, 2, targets, torch.tensor(targets)):
-        whole = explain.gradcam(model, "2", x, target, batch_size=None)
-        assert torch.allclose(explain.gradcam(model, "2", x, target, batch_size=3), whole, atol=1e-6)
-        assert torch.equal(explain.fgsm(model, x, 0.1, target, batch_size=2), explain.fgsm(model, x, 0.1, target, batch_size=None))
-        assert torch.equal(explain.pgd(model, x, 0.1, steps=3, target=target, batch_size=4),
-                           explain.pgd(model, x, 0.1, steps=3, target=target, batch_size=None))
+        whole = gradcam.gradcam(model, "2", x, target, batch_size=None)
+        assert torch.allclose(gradcam.gradcam(model, "2", x, target, batch_size=3), whole, atol=1e-6)
+        assert torch.equal(attacks.fgsm(model, x, 0.1, target, batch_size=2), attacks.fgsm(model, x, 0.1, target, batch_size=None))
+        assert torch.equal(attacks.iterated_fgsm(model, x, 0.1, steps=3, target=target, batch_size=4),
+                           attacks.iterated_fgsm(model, x, 0.1, steps=3, target=target, batch_size=None))
     with pytest.raises(ValueError, match="target has 6 classes but the batch has 7 images"):
-        explain.gradcam(model, "2", x, targets[:6], batch_size=3)
+        gradcam.gradcam(model, "2", x, targets[:6], batch_size=3)
     with pytest.raises(ValueError, match="batch_size must be a whole number >= 1"):
-        explain.fgsm(model, x, 0.1, batch_size=0)
+        attacks.fgsm(model, x, 0.1, batch_size=0)

@@ -4,7 +4,7 @@ shapes, where every object's bounding box is known."""
 import pytest
 import torch
 
-from cnnbook import datasets, explain, train
+from cnnbook import attacks, datasets, gradcam, maximize, train
 
 SIZE = 48
 
@@ -23,15 +23,6 @@ def trained(shapes_data):
     return model
 
 
-def pointing_game(model, data) -> float:
-    """Fraction of images whose Grad-CAM peak lies inside the object's box."""
-    maps = explain.gradcam(model, "7", data.images, data.labels)
-    peak = maps.flatten(1).argmax(1)
-    ys, xs = peak // SIZE, peak % SIZE
-    b = data.boxes
-    return ((xs >= b[:, 0]) & (xs <= b[:, 2]) & (ys >= b[:, 1]) & (ys <= b[:, 3])).float().mean().item()
-
-
 def test_shapes_data_come_with_boxes_around_the_objects(shapes_data):
     train_set, _ = shapes_data
     assert train_set.images.shape == (3000, 3, SIZE, SIZE)
@@ -46,9 +37,10 @@ def test_shapes_model_learns_the_task(trained, shapes_data):
 
 def test_pointing_game_trained_versus_random(trained, shapes_data):
     _, test_set = shapes_data
-    assert pointing_game(trained, test_set) >= 0.85
+    x, y, boxes = test_set.images, test_set.labels, test_set.boxes
+    assert gradcam.pointing_game(gradcam.gradcam(trained, "7", x, y), boxes) >= 0.85
     torch.manual_seed(1)
-    assert pointing_game(train.shapes_cnn(), test_set) <= 0.40
+    assert gradcam.pointing_game(gradcam.gradcam(train.shapes_cnn(), "7", x, y), boxes) <= 0.40
 
 
 def test_fgsm_hurts_far_more_than_random_noise_of_the_same_size(trained, shapes_data):
@@ -57,7 +49,7 @@ def test_fgsm_hurts_far_more_than_random_noise_of_the_same_size(trained, shapes_
     eps = 0.05
     noise = (x + eps * torch.sign(torch.randn(x.shape, generator=torch.Generator().manual_seed(0)))).clamp(0, 1)
     under_noise = train.accuracy(trained, noise, y)
-    under_attack = train.accuracy(trained, explain.fgsm(trained, x, eps, target=y), y)
+    under_attack = train.accuracy(trained, attacks.fgsm(trained, x, eps, target=y), y)
     assert under_attack <= under_noise - 0.20
 
 
@@ -66,12 +58,12 @@ def test_attack_accuracy_only_falls_as_eps_grows(trained, shapes_data):
     x, y = test_set.images, test_set.labels
     # FGSM's single step: accuracy only falls up to eps = 0.05. Beyond it the step overshoots and
     # accuracy climbs back (measured: 0.16 at 0.05, 0.26 at 0.1, 0.35 at 0.2), which chapter 9 shows.
-    fgsm = [train.accuracy(trained, explain.fgsm(trained, x, e, target=y), y) for e in (0, 0.01, 0.02, 0.05)]
+    fgsm = [train.accuracy(trained, attacks.fgsm(trained, x, e, target=y), y) for e in (0, 0.01, 0.02, 0.05)]
     assert all(later <= earlier for earlier, later in zip(fgsm, fgsm[1:]))
     # Iterated FGSM follows the loss in small steps: it only gets stronger, over the whole grid,
     # and is never weaker than the single step.
     grid = (0, 0.01, 0.02, 0.05, 0.1, 0.2)
-    iterated = [train.accuracy(trained, explain.pgd(trained, x, e, target=y), y) for e in grid]
+    iterated = [train.accuracy(trained, attacks.iterated_fgsm(trained, x, e, target=y), y) for e in grid]
     assert all(later <= earlier for earlier, later in zip(iterated, iterated[1:]))
     assert all(i <= f for i, f in zip(iterated, fgsm))
     assert iterated[-1] <= 0.05
@@ -84,7 +76,7 @@ def test_grad_cam_maps_depend_on_the_learned_weights(trained, shapes_data):
 
     _, test_set = shapes_data
     x, y = test_set.images[:200], test_set.labels[:200]
-    before = explain.gradcam(trained, "7", x, y)
+    before = gradcam.gradcam(trained, "7", x, y)
 
     def mean_correlation(layers: list[int]) -> float:
         # One re-initialisation is a single random draw (measured 0.0 to 0.85 for the last layer
@@ -95,7 +87,7 @@ def test_grad_cam_maps_depend_on_the_learned_weights(trained, shapes_data):
             torch.manual_seed(100 + seed)
             for index in layers:
                 model[index].reset_parameters()
-            values.append(explain.rank_correlation(before, explain.gradcam(model, "7", x, y)).mean().item())
+            values.append(gradcam.rank_correlation(before, gradcam.gradcam(model, "7", x, y)).mean().item())
         return sum(values) / len(values)
 
     assert mean_correlation([]) == pytest.approx(1.0)
@@ -119,7 +111,7 @@ def digits_model():
 
 @pytest.mark.parametrize("kind, layer, unit", [("class", None, 3), ("filter", "3", 5), ("neuron", "7", 2)])
 def test_activation_maximization_raises_its_objective(digits_model, kind, layer, unit):
-    result = explain.activation_maximization(digits_model, (1, 24, 24), kind=kind, layer=layer, unit=unit, steps=60)
+    result = maximize.activation_maximization(digits_model, (1, 24, 24), kind=kind, layer=layer, unit=unit, steps=60)
     assert result.history[-1] > result.history[0]
     assert result.image.shape == (1, 24, 24) and 0 <= result.image.min() and result.image.max() <= 1
     assert all(p.grad is None for p in digits_model.parameters())
@@ -127,13 +119,13 @@ def test_activation_maximization_raises_its_objective(digits_model, kind, layer,
 
 
 def test_class_maximization_reaches_high_confidence(digits_model):
-    result = explain.activation_maximization(digits_model, (1, 24, 24), kind="class", unit=3, steps=150)
+    result = maximize.activation_maximization(digits_model, (1, 24, 24), kind="class", unit=3, steps=150)
     assert digits_model(result.image[None]).softmax(1)[0, 3] >= 0.99
 
 
 @pytest.mark.parametrize("bound", ["sigmoid", "clamp"])
 def test_more_l1_never_means_more_ink(digits_model, bound):
-    ink = [explain.activation_maximization(digits_model, (1, 24, 24), kind="class", unit=3, steps=150, l1=l1,
+    ink = [maximize.activation_maximization(digits_model, (1, 24, 24), kind="class", unit=3, steps=150, l1=l1,
                                            bound=bound).image.abs().mean().item()
            for l1 in (0.0, 0.01, 0.05, 0.2)]
     assert all(later <= earlier + 1e-4 for earlier, later in zip(ink, ink[1:]))
@@ -141,24 +133,24 @@ def test_more_l1_never_means_more_ink(digits_model, bound):
 
 
 def test_robustness_options_run_and_stay_bounded(digits_model):
-    result = explain.activation_maximization(digits_model, (1, 24, 24), kind="class", unit=7, steps=30,
+    result = maximize.activation_maximization(digits_model, (1, 24, 24), kind="class", unit=7, steps=30,
                                              jitter=2, scale=1.1, rotate=10)
     assert 0 <= result.image.min() and result.image.max() <= 1
 
 
 def test_activation_maximization_rejects_bad_arguments(digits_model):
     with pytest.raises(ValueError, match="kind must be"):
-        explain.activation_maximization(digits_model, (1, 24, 24), kind="pixel")
+        maximize.activation_maximization(digits_model, (1, 24, 24), kind="pixel")
     with pytest.raises(ValueError, match="needs the layer"):
-        explain.activation_maximization(digits_model, (1, 24, 24), kind="filter")
+        maximize.activation_maximization(digits_model, (1, 24, 24), kind="filter")
     with pytest.raises(ValueError, match="bound must be"):
-        explain.activation_maximization(digits_model, (1, 24, 24), bound="none")
+        maximize.activation_maximization(digits_model, (1, 24, 24), bound="none")
 
 
 def test_fooling_images_reach_the_target_class(trained):
     hits = 0
     for attempt in range(20):
-        image, probability = explain.fooling_image(trained, (3, SIZE, SIZE), target=attempt % 3, seed=attempt)
+        image, probability = attacks.fooling_image(trained, (3, SIZE, SIZE), target=attempt % 3, seed=attempt)
         hits += int(trained(image[None]).argmax(1).item() == attempt % 3 and probability >= 0.99)
         assert 0 <= image.min() and image.max() <= 1
     assert hits >= 19

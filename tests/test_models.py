@@ -85,6 +85,32 @@ def test_missing_weights_give_a_warning_and_an_untrained_network(torch_home, off
     assert models.weights_available("resnet18") is False
 
 
+@pytest.mark.parametrize("planted", [True, False], ids=["pretrained", "untrained"])
+def test_what_load_returns_is_the_documented_loaded_network(torch_home, offline, planted):
+    """load's return type, LoadedNetwork, names both attributes with their types, and what load
+    returns has them, pretrained or not; it is still torchvision's module with its layer names."""
+    import typing
+
+    from torchvision.models import WeightsEnum
+
+    assert typing.get_type_hints(models.load)["return"] is models.LoadedNetwork
+    assert typing.get_type_hints(models.LoadedNetwork) == {"is_pretrained": bool, "weights": WeightsEnum}
+    for attribute in ("is_pretrained", "weights"):
+        assert attribute in models.LoadedNetwork.__doc__
+    if planted:
+        plant_resnet18(torch_home)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntrainedNetworkWarning)
+        model = models.load("resnet18")
+    assert isinstance(model, models.LoadedNetwork)
+    assert isinstance(model, torchvision.models.ResNet)
+    assert type(model.is_pretrained) is bool and model.is_pretrained is planted
+    assert isinstance(model.weights, WeightsEnum) and model.weights is models.default_weights("resnet18")
+    assert dict(model.named_modules())["layer4.1"] is model.layer4[1]
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 1000)
+    assert not isinstance(torchvision.models.resnet18(), models.LoadedNetwork)  # a bare module is not one
+
+
 def test_untrained_network_is_the_same_on_every_build(torch_home, offline):
     torch.manual_seed(123)
     state_before = torch.random.get_rng_state()

@@ -14,7 +14,8 @@ import jupytext
 import pytest
 from packaging.requirements import Requirement
 
-from cnnbook import costs, notebooks
+from cnnbook import costs
+from cnnbook.build import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -266,3 +267,135 @@ def test_binder_brings_everything_the_chapters_import():
 def test_the_import_check_catches_an_undeclared_import():
     assert "pandas" in set().union(*unresolved({"torch", "torchvision", "numpy"}).values())
 
+
+
+# --- the package: cnnbook/ holds what the chapters call, cnnbook/build/ what builds the book -------
+
+
+PACKAGE = ROOT / "cnnbook"
+#: The pages that are not numbered chapters, as a module's docstring names them.
+NAMED_PAGES = {"preface": "the preface", "homework-three-networks": "the homework",
+               "how-this-book-is-built": "the appendix"}
+
+
+def cnnbook_imports_by_chapter() -> dict[str, set[str]]:
+    """For each module of cnnbook a chapter's code cells import, the chapters (file stems) that do."""
+    found: dict[str, set[str]] = {}
+    for page in notebooks.chapters(ROOT):
+        for cell in jupytext.read(page).cells:
+            if cell.cell_type != "code":
+                continue
+            source = "\n".join(line for line in cell.source.splitlines() if not line.startswith(("%", "!")))
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module.split(".")[0] == "cnnbook":
+                    parts = node.module.split(".")
+                    modules = [parts[1]] if len(parts) > 1 else [alias.name for alias in node.names]
+                elif isinstance(node, ast.Import):
+                    modules = [a.name.split(".")[1] for a in node.names if a.name.startswith("cnnbook.")]
+                else:
+                    continue
+                for module in modules:
+                    found.setdefault(module, set()).add(page.stem)
+    return found
+
+
+def reader_modules() -> list[str]:
+    """The modules and subpackages of cnnbook/ (the command line and the build's tools aside)."""
+    modules = [p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__")]
+    packages = [p.parent.name for p in PACKAGE.glob("*/__init__.py") if p.parent.name != "build"]
+    return sorted(modules + packages)
+
+
+def source_files(module: str) -> list[Path]:
+    folder = PACKAGE / module
+    return sorted(folder.rglob("*.py")) if folder.is_dir() else [folder.with_suffix(".py")]
+
+
+def docstring_of(module: str) -> str:
+    source = source_files(module)[0] if not (PACKAGE / module).is_dir() else PACKAGE / module / "__init__.py"
+    return ast.get_docstring(ast.parse(source.read_text())) or ""
+
+
+def package_imports(module: str) -> set[str]:
+    """The other modules of cnnbook that ``module`` (every file of it, if a subpackage) imports."""
+    found = set()
+    for file in source_files(module):
+        package = list(file.relative_to(ROOT).parent.parts)  # ["cnnbook"] or ["cnnbook", "alphago"]
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package[:len(package) - node.level + 1]
+                names = [node.module.split(".")] if node.module else [[a.name] for a in node.names]
+                found |= {(base + name)[1] for name in names if len(base + name) > 1}
+    return found - {module}
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def used_by(stems: set[str]) -> str:
+    """The sentence a module's docstring carries: ``Used by the preface and chapters 1, 2 and 5 to 7.``"""
+    numbers = sorted(int(match.group(1)) for stem in stems if (match := re.match(r"(\d+)-", stem)))
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    spans = [f"{run[0]} to {run[-1]}" if len(run) >= 3 else str(n) for run in runs
+             for n in ([run[0]] if len(run) >= 3 else run)]
+    parts = [NAMED_PAGES[stem] for stem in NAMED_PAGES if stem in stems]
+    if spans:
+        parts.append(("chapter " if spans == [str(numbers[0])] else "chapters ") + _and(spans))
+    return f"Used by {_and(parts)}."
+
+
+def pages_named(docstring: str) -> set[str] | None:
+    """The pages a docstring's "Used by ..." (or "... use it") sentence names, as chapter numbers
+    ("5", "11") and words ("preface", "homework", "appendix"); None where it has no such sentence."""
+    for sentence in re.split(r"(?<=[.!?])\s+", " ".join(docstring.split())):
+        if re.search(r"\b(used by|uses? it)\b", sentence, re.I) and re.search(
+                r"\b(chapters?|preface|homework|appendix)\b", sentence, re.I):
+            named = {word.lower() for word in re.findall(r"\b(preface|homework|appendix)\b", sentence, re.I)}
+            for first, last in re.findall(r"\b(\d+)\s*(?:to|-|\u2013)\s*(\d+)\b", sentence):
+                named |= {str(n) for n in range(int(first), int(last) + 1)}
+            return named | set(re.findall(r"\b\d+\b", sentence))
+    return None
+
+
+def test_the_used_by_sentence():
+    assert used_by({"11-alphago"}) == "Used by chapter 11."
+    assert used_by({"02-a", "04-b"}) == "Used by chapters 2 and 4."
+    assert used_by({"preface", "01-a", "02-b", "04-c", "05-d", "06-e", "08-f", "10-g", "11-h"}) == \
+        "Used by the preface and chapters 1, 2, 4 to 6, 8, 10 and 11."
+    assert used_by({"homework-three-networks", "how-this-book-is-built"}) == "Used by the homework and the appendix."
+    assert pages_named("Grad-CAM.\n\nUsed by the preface and chapters 1, 2, 4 to 6\nand 11. More.") == \
+        {"preface", "1", "2", "4", "5", "6", "11"}
+    assert pages_named("Layer costs. Chapters 5, 6, 7 and 11 use it.") == {"5", "6", "7", "11"}
+    assert pages_named("Figures. Nothing else.") is None
+
+
+def test_no_chapter_imports_the_build_tools():
+    assert "build" not in cnnbook_imports_by_chapter()
+
+
+def test_every_module_of_cnnbook_is_called_by_a_chapter():
+    """A module no chapter imports is there because a module a chapter imports uses it (checks,
+    notice); anything else belongs in cnnbook/build/ or nowhere."""
+    reached = set(cnnbook_imports_by_chapter())
+    uses = {name: package_imports(name) for name in reader_modules()}
+    while True:
+        more = set().union(*(uses[name] for name in reached if name in uses)) - reached
+        if not more:
+            break
+        reached |= more
+    assert set(reader_modules()) - reached == set()
+
+
+@pytest.mark.parametrize("module", [m for m in reader_modules() if m in cnnbook_imports_by_chapter()])
+def test_each_module_names_the_chapters_that_import_it(module):
+    stems = cnnbook_imports_by_chapter()[module]
+    expected = {match.group(1).lstrip("0") if (match := re.match(r"(\d+)-", stem)) else NAMED_PAGES[stem].split()[-1]
+                for stem in stems}
+    assert pages_named(docstring_of(module)) == expected, \
+        f"cnnbook/{module}: its docstring should say {used_by(stems)!r}"

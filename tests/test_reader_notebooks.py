@@ -34,7 +34,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnbook import notebooks, notice
+from cnnbook import notice
+from cnnbook.build import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 # What Colab ships that the chapters touch (the issue that asked for this test lists them).

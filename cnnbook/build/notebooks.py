@@ -27,7 +27,7 @@ Each notebook's first cell installs the ``cnnbook`` package where it is missing 
 runtime), from ``repository.url`` and ``repository.branch`` in ``_config.yml``, keeping the torch
 and torchvision already installed. In the chapter source it is tagged ``remove-cell`` (not on the
 website) and ``skip-execution`` (not run by the build). Under each chapter's title, the web page
-(through :mod:`cnnbook.sphinxext`) and the notebook say what running it costs, read from
+(through :mod:`cnnbook.build.sphinxext`) and the notebook say what running it costs, read from
 ``cnnbook/report.json`` (:mod:`cnnbook.costs`).
 """
 
@@ -42,9 +42,9 @@ from pathlib import Path
 
 import yaml
 
-from . import costs
+from .. import costs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: cnnbook/build/notebooks.py
 INSTALL_TAGS = ("remove-cell", "skip-execution")
 INSTALL_FIRST_LINE = "# Colab, or any Python without the book's package: install cnnbook first."
 _INSTALL_CELL = re.compile(
@@ -281,7 +281,7 @@ def _role(match: re.Match, ctx: Context) -> str:
         if target not in ctx.labels:
             raise ValueError(f"{ctx.docname}: {{{role}}} names the label {target!r}, which no page defines")
         return f"[{title}]({ctx.page_url(ctx.labels[target], '#' + target)})"
-    raise ValueError(f"{ctx.docname}: the MyST role {{{role}}} has no Jupyter equivalent in cnnbook.notebooks; "
+    raise ValueError(f"{ctx.docname}: the MyST role {{{role}}} has no Jupyter equivalent in cnnbook.build.notebooks; "
                      "add one or write the text without it")
 
 
@@ -312,7 +312,7 @@ def _directive(name: str, arg: str, options: dict, body: str, ctx: Context) -> s
         if "dropdown" in options.get("class", "").split():
             return f"<details>\n<summary><b>{title}</b> (click to open)</summary>\n\n{inner.strip()}\n\n</details>"
         return _quote(title, inner)
-    raise ValueError(f"{ctx.docname}: the MyST directive {{{name}}} has no Jupyter equivalent in cnnbook.notebooks; "
+    raise ValueError(f"{ctx.docname}: the MyST directive {{{name}}} has no Jupyter equivalent in cnnbook.build.notebooks; "
                      "add one or write the text without it")
 
 

@@ -6,7 +6,7 @@
   the missing weights have since been downloaded, or publishing mode (``CNNBOOK_REQUIRE_WEIGHTS=1``)
   is on. Without this an unchanged chapter would keep serving its untrained outputs from the cache.
 
-Enable it in ``_config.yml`` with ``sphinx: extra_extensions: [cnnbook.sphinxext]``.
+Enable it in ``_config.yml`` with ``sphinx: extra_extensions: [cnnbook.build.sphinxext]``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 
-from . import costs, glue, models, notice
+from .. import costs, glue, models, notice
 
 logger = logging.getLogger(__name__)
 
