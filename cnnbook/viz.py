@@ -1,6 +1,12 @@
 """Figures the chapters draw: image rows, matrices, and the computer-vision task map.
 
 Used by the preface and chapters 1, 2, 4 to 6, 8, 10 and 11.
+
+One convention for every name: ``*_figure(...)`` makes a new matplotlib ``Figure`` and returns it;
+``draw_*(ax, ...)`` draws on axes the caller made (for a figure of several panels) and returns
+nothing. The three exceptions say what they return: ``conv_panels`` (figure, axes and the
+convolution's output, for the animation and the widget), ``conv_animation`` (a matplotlib
+animation) and ``animation_html`` (the animation as HTML).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from .datasets import SHAPES, Scene
 CLASS_COLOURS = {"square": "#d62728", "disk": "#1f77b4", "triangle": "#2ca02c"}
 
 
-def show_images(images: Mapping[str, np.ndarray], cmap: str = "gray", size: float = 2.6) -> Figure:
+def images_figure(images: Mapping[str, np.ndarray], cmap: str = "gray", size: float = 2.6) -> Figure:
     """A row of images, each titled by its key; 2-D arrays drawn with ``cmap``."""
     if not images:
         raise ValueError("images is empty; pass a mapping of titles to images")
@@ -34,7 +40,7 @@ def show_images(images: Mapping[str, np.ndarray], cmap: str = "gray", size: floa
     return fig
 
 
-def show_matrices(matrices: Mapping[str, np.ndarray], cmap: str = "coolwarm", width: float = 4.2) -> Figure:
+def matrices_figure(matrices: Mapping[str, np.ndarray], cmap: str = "coolwarm", width: float = 4.2) -> Figure:
     """Matrices side by side on one symmetric colour scale; zeros are drawn white."""
     limit = max(float(np.abs(m).max()) for m in matrices.values()) or 1.0
     fig, axes = plt.subplots(1, len(matrices), figsize=(width * len(matrices), width * 0.6), squeeze=False)
@@ -49,9 +55,12 @@ def show_matrices(matrices: Mapping[str, np.ndarray], cmap: str = "coolwarm", wi
     return fig
 
 
-def _box(ax: plt.Axes, box: Sequence[int], colour: str, label: str | None = None) -> None:
-    x0, y0, x1, y1 = box
-    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False, lw=2, ec=colour))
+def draw_box(ax: plt.Axes, box: Sequence[int], colour: str = "white", label: str | None = None,
+             width: float = 2.0) -> None:
+    """The box ``(x0, y0, x1, y1)`` (inclusive pixel coordinates, as the shapes data gives them)
+    drawn around those pixels, with ``label`` written above it if given."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False, lw=width, ec=colour))
     if label:
         ax.text(x0, y0 - 2, label, color="white", fontsize=8, va="bottom",
                 bbox={"facecolor": colour, "edgecolor": "none", "pad": 1})
@@ -82,12 +91,12 @@ def task_map_figure(single: Scene, several: Scene) -> Figure:
     axes[0].imshow(single.image)
     caption(axes[0], f'"{label}"')
     axes[1].imshow(single.image)
-    _box(axes[1], single.boxes[0], CLASS_COLOURS[label])
+    draw_box(axes[1], single.boxes[0], CLASS_COLOURS[label])
     caption(axes[1], f'"{label}" + box')
 
     axes[2].imshow(several.image)
     for box, name in zip(several.boxes, several.labels):
-        _box(axes[2], box, CLASS_COLOURS[name], name)
+        draw_box(axes[2], box, CLASS_COLOURS[name], name)
     caption(axes[2], ", ".join(f'"{name}"' for name in several.labels))
 
     semantic = np.zeros(several.image.shape)
@@ -131,7 +140,7 @@ def draw_grid(ax: plt.Axes, values: np.ndarray, title: str, cmap: str = "RdBu_r"
     ax.set_title(title, fontsize=10)
 
 
-def show_grids(grids: Mapping[str, np.ndarray], size: float = 2.6) -> Figure:
+def grids_figure(grids: Mapping[str, np.ndarray], size: float = 2.6) -> Figure:
     """Small grids of numbers side by side, each cell labelled with its value."""
     fig, axes = plt.subplots(1, len(grids), figsize=(size * len(grids), size), squeeze=False)
     for ax, (title, values) in zip(axes[0], grids.items()):
@@ -223,7 +232,7 @@ def animation_html(animation, alt: str, default_mode: str = "once") -> str:
     return html.replace(tag.group(0), f'<img id="{tag.group(1)}" alt="{escape(alt, quote=True)}" src="{src}">', 1)
 
 
-def feature_grid(maps, count: int = 32, columns: int = 8, title: str = "", size: float = 1.1) -> Figure:
+def feature_maps_figure(maps, count: int = 32, columns: int = 8, title: str = "", size: float = 1.1) -> Figure:
     """The first ``count`` channels of one feature map ``(C, H, W)`` (or ``(1, C, H, W)``), in grey.
 
     Each channel gets its own contrast, as in the lecture's figures; the title states the shape.
@@ -249,7 +258,7 @@ def feature_grid(maps, count: int = 32, columns: int = 8, title: str = "", size:
     return fig
 
 
-def show_filter_grid(grid: np.ndarray, title: str = "", size: float = 5.0) -> Figure:
+def filters_figure(grid: np.ndarray, title: str = "", size: float = 5.0) -> Figure:
     """An image grid of filters, as made by ``features.first_layer_filters``."""
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(grid, interpolation="nearest")
@@ -275,9 +284,9 @@ def gradcam_figure(photo: np.ndarray, maps: Mapping[str, np.ndarray], size: floa
     return fig
 
 
-def go_board(ax: plt.Axes, board: np.ndarray, heat: np.ndarray | None = None, marks: Mapping[str, tuple[int, int]] | None = None,
-             title: str = "", cmap: str = "YlOrRd", vmin: float = 0.0, vmax: float | None = None,
-             stones: float = 1.0) -> None:
+def draw_go_board(ax: plt.Axes, board: np.ndarray, heat: np.ndarray | None = None, marks: Mapping[str, tuple[int, int]] | None = None,
+                  title: str = "", cmap: str = "YlOrRd", vmin: float = 0.0, vmax: float | None = None,
+                  stones: float = 1.0) -> None:
     """Draw a Go board (an array of 0 empty, 1 black, 2 white) on ``ax``.
 
     ``heat``, one value per point, is painted as a square under each point (a feature plane or

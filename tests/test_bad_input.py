@@ -293,9 +293,9 @@ FIGURES = [
     ("calculator-nan", lambda: widgets.calculator_html(size=NAN), (ValueError, r"size must be a whole number, got nan")),
     ("calculator-padding-negative", lambda: widgets.calculator_html(padding=-1), (ValueError, r"padding must be a whole number >= 0")),
     ("animation-stride-0", lambda: viz.conv_animation(IMAGE, KERNEL, stride=0), (ValueError, r"stride must be a whole number >= 1")),
-    ("grid-count-0", lambda: viz.feature_grid(torch.rand(4, 5, 5), count=0), (ValueError, r"count must be a whole number >= 1")),
-    ("grid-batch", lambda: viz.feature_grid(torch.rand(2, 4, 5, 5)), (ValueError, r"expected one image's maps, got a batch of 2")),
-    ("images-none", lambda: viz.show_images({}), (ValueError, r"images is empty")),
+    ("grid-count-0", lambda: viz.feature_maps_figure(torch.rand(4, 5, 5), count=0), (ValueError, r"count must be a whole number >= 1")),
+    ("grid-batch", lambda: viz.feature_maps_figure(torch.rand(2, 4, 5, 5)), (ValueError, r"expected one image's maps, got a batch of 2")),
+    ("images-none", lambda: viz.images_figure({}), (ValueError, r"images is empty")),
 ]
 
 

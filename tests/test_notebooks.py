@@ -399,3 +399,51 @@ def test_each_module_names_the_chapters_that_import_it(module):
                 for stem in stems}
     assert pages_named(docstring_of(module)) == expected, \
         f"cnnbook/{module}: its docstring should say {used_by(stems)!r}"
+
+
+# --- what a chapter shows of its code ---------------------------------------------------------------
+
+CHAPTERS = notebooks.chapters()
+
+
+def chapter_cells(chapter: Path) -> list[tuple[list[str], str]]:
+    """Every code cell of a chapter: its tags and its source."""
+    notebook = jupytext.read(chapter)
+    return [(cell.metadata.get("tags", []), cell.source) for cell in notebook.cells if cell.cell_type == "code"]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_a_chapter_shows_where_its_names_come_from(chapter):
+    """A web reader can open the cell that imports cnnbook's modules (collapsed, not removed), so
+    `conv` visibly means `cnnbook.conv`."""
+    importing = [tags for tags, source in chapter_cells(chapter)
+                 if re.search(r"^(from cnnbook\b|import cnnbook\b)", source, re.M) and "skip-execution" not in tags]
+    assert importing, f"{chapter.name} imports nothing from cnnbook"
+    assert all("remove-cell" not in tags and "remove-input" not in tags for tags in importing), \
+        f"{chapter.name}: a cell that imports cnnbook is removed from the page; tag it hide-input"
+
+
+def printed_functions(chapter: Path) -> list[tuple[str, object]]:
+    """What a chapter prints with inspect.getsource, resolved with the chapter's own imports."""
+    sources = [source for tags, source in chapter_cells(chapter) if "skip-execution" not in tags]
+    imports = "\n".join(line for source in sources for line in source.splitlines()
+                        if re.match(r"(import |from \S+ import )", line))
+    names: dict = {}
+    exec(imports, names)  # the chapter's own top-level imports, nothing else
+    shown = re.findall(r"inspect\.getsource\(([\w.]+)\)", "\n".join(sources))
+    return [(expression, eval(expression, names)) for expression in shown]
+
+
+def test_the_scan_finds_the_functions_the_chapters_print():
+    printed = {expression for chapter in CHAPTERS for expression, _ in printed_functions(chapter)}
+    assert {"conv.conv2d", "gradcam.pointing_game"} <= printed
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_a_function_a_chapter_prints_fits_on_one_screen(chapter):
+    """What a chapter prints is the idea: at most 30 lines, checks and batching live elsewhere."""
+    import inspect
+
+    for expression, function in printed_functions(chapter):
+        lines = len(inspect.getsource(function).splitlines())
+        assert lines <= 30, f"{chapter.name} prints {expression}, {lines} lines long (at most 30)"

@@ -1,3 +1,4 @@
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -5,13 +6,13 @@ from cnnbook import viz
 from cnnbook.datasets import shapes_scene
 
 
-def test_show_images_titles_each_panel():
-    fig = viz.show_images({"a": np.zeros((4, 4)), "b": np.ones((4, 4, 3))})
+def test_images_figure_titles_each_panel():
+    fig = viz.images_figure({"a": np.zeros((4, 4)), "b": np.ones((4, 4, 3))})
     assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
 
 
-def test_show_matrices_blanks_zeros_on_a_shared_scale():
-    fig = viz.show_matrices({"x": np.array([[0.0, 2.0]]), "y": np.array([[-1.0, 0.0]])})
+def test_matrices_figure_blanks_zeros_on_a_shared_scale():
+    fig = viz.matrices_figure({"x": np.array([[0.0, 2.0]]), "y": np.array([[-1.0, 0.0]])})
     images = [ax.get_images()[0] for ax in fig.axes]
     assert all(im.get_clim() == (-2.0, 2.0) for im in images)
     assert images[0].get_array().mask.tolist() == [[True, False]]
@@ -38,8 +39,8 @@ LECTURE_IMAGE = np.array([[int(c) for c in r] for r in "100001 010010 001100 100
 FILTER1 = np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]])
 
 
-def test_show_grids_writes_every_value():
-    fig = viz.show_grids({"a": np.array([[1, -2], [3, 4]])})
+def test_grids_figure_writes_every_value():
+    fig = viz.grids_figure({"a": np.array([[1, -2], [3, 4]])})
     assert [t.get_text() for t in fig.axes[0].texts] == ["1", "-2", "3", "4"]
 
 
@@ -76,15 +77,15 @@ def test_animation_rejects_what_conv2d_rejects():
         viz.conv_animation(LECTURE_IMAGE, np.ones((7, 7)))
 
 
-def test_feature_grid_shows_the_first_channels():
+def test_feature_maps_figure_shows_the_first_channels():
     import torch
 
-    fig = viz.feature_grid(torch.rand(1, 40, 5, 5), count=32, columns=8)
+    fig = viz.feature_maps_figure(torch.rand(1, 40, 5, 5), count=32, columns=8)
     shown = [ax for ax in fig.axes if ax.get_images()]
     assert len(shown) == 32 and len(fig.axes) == 32
     assert "first 32 of 40 channels, each 5x5" in fig._suptitle.get_text()
     with pytest.raises(ValueError, match="batch of 2"):
-        viz.feature_grid(torch.rand(2, 4, 5, 5))
+        viz.feature_maps_figure(torch.rand(2, 4, 5, 5))
 
 
 def test_gradcam_figure_overlays_each_map_on_the_photo():
@@ -92,3 +93,35 @@ def test_gradcam_figure_overlays_each_map_on_the_photo():
     fig = viz.gradcam_figure(photo, {"a": np.zeros((20, 30)), "b": np.ones((20, 30))})
     assert [ax.get_title() for ax in fig.axes] == ["photo", "a", "b"]
     assert [len(ax.get_images()) for ax in fig.axes] == [1, 2, 2]
+
+
+def test_every_public_function_follows_the_naming_convention():
+    """``*_figure`` returns a new Figure, ``draw_*`` takes the caller's axes first and returns nothing;
+    the module docstring names the only exceptions."""
+    import inspect
+    import typing
+
+    from matplotlib.figure import Figure
+
+    exceptions = {"conv_panels", "conv_animation", "animation_html"}
+    public = {name: f for name, f in inspect.getmembers(viz, inspect.isfunction)
+              if f.__module__ == viz.__name__ and not name.startswith("_")}
+    assert exceptions <= set(public)
+    for name, function in public.items():
+        hints = typing.get_type_hints(function)
+        if name.endswith("_figure"):
+            assert hints.get("return") is Figure, name
+        elif name.startswith("draw_"):
+            assert next(iter(inspect.signature(function).parameters)) == "ax", name
+            assert hints.get("return") is type(None), name
+        else:
+            assert name in exceptions and f"``{name}``" in viz.__doc__, f"{name} follows no convention"
+
+
+def test_draw_box_surrounds_exactly_the_pixels_of_the_box():
+    fig, ax = plt.subplots()
+    ax.imshow(np.zeros((10, 10)))
+    viz.draw_box(ax, (2, 3, 5, 7), "red", label="square")
+    (box,) = ax.patches
+    assert (box.get_x(), box.get_y(), box.get_width(), box.get_height()) == (1.5, 2.5, 4, 5)
+    assert [t.get_text() for t in ax.texts] == ["square"]
