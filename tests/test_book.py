@@ -425,3 +425,32 @@ def test_chapter_8_prose_agrees_with_the_values_it_glues(book):
                       text)
     assert heavy and float(heavy[1]) < float(heavy[2])
 
+
+def test_chapter_7_shows_the_degradation_its_prose_explains(book):
+    """Chapter 7's small experiment, as the build ran it: the deep plain network trains worse than
+    the shallow one, and the shortcuts fix it (the prose is glued both ways; this pins the outcome)."""
+    _, html = book
+    text = prose((html / "book/07-resnet.html").read_text())
+    run = re.search(r"ends at a training loss of \[\[([\d.]+)\]\], \[\[(higher|lower)\]\] than the 8-layer plain "
+                    r"network.s \[\[([\d.]+)\]\]; with shortcuts, the 32-layer network reaches \[\[([\d.]+)\]\]", text)
+    assert run, "chapter 7's sentence about the experiment changed; update this test"
+    plain_deep, verdict, plain_shallow, residual_deep = float(run[1]), run[2], float(run[3]), float(run[4])
+    assert verdict == "higher" and plain_deep > plain_shallow
+    assert residual_deep < plain_deep / 3
+
+
+def test_chapter_1_shows_the_cnn_surviving_shifts_that_break_the_mlp(book):
+    """Chapter 1's experiment, as the build ran it: its prose (why an MLP is the wrong tool) depends
+    on this outcome."""
+    _, html = book
+    text = prose((html / "book/01-why-not-mlp.html").read_text())
+    run = re.search(r"the MLP gets \[\[([\d.]+%)\]\] of the test digits right and the CNN \[\[([\d.]+%)\]\]\. "
+                    r"Moved by \[\[(\d+)\]\] pixels, the MLP gets \[\[([\d.]+%)\]\] right and the CNN "
+                    r"\[\[([\d.]+%)\]\], while the CNN has \[\[([\d,]+)\]\] parameters against the MLP.s "
+                    r"\[\[([\d,]+)\]\]", text)
+    assert run, "chapter 1's sentence about the experiment changed; update this test"
+    mlp_centred, cnn_centred, mlp_far, cnn_far = (percent(run[i]) for i in (1, 2, 4, 5))
+    assert min(mlp_centred, cnn_centred) > 0.9
+    assert cnn_far > 0.8 and mlp_far < 0.5
+    assert int(run[6].replace(",", "")) < int(run[7].replace(",", "")) / 3
+

@@ -72,22 +72,6 @@ def test_accuracy_under_shift_averages_four_directions(monkeypatch):
     assert sorted(moves) == sorted([(2, 0), (-2, 0), (0, 2), (0, -2)])
 
 
-def test_chapter_1_claim_cnn_survives_shifts_that_break_the_mlp():
-    """Chapter 1's experiment, as the chapter runs it: the prose depends on this outcome."""
-    data = datasets.digits(size=16, canvas=24)
-    torch.manual_seed(0)
-    mlp = train.mlp((1, 24, 24), hidden=128)
-    torch.manual_seed(0)
-    cnn = train.small_cnn(widths=(32, 64))
-    for model in (mlp, cnn):
-        train.fit(model, data.train_x, data.train_y, epochs=30, lr=3e-3, seed=0)
-    centred = [train.accuracy(m, data.test_x, data.test_y) for m in (mlp, cnn)]
-    far = [train.accuracy_under_shift(m, data.test_x, data.test_y, 4) for m in (mlp, cnn)]
-    assert min(centred) > 0.9
-    assert far[1] > 0.8 and far[0] < 0.5
-    assert train.count_parameters(cnn) < train.count_parameters(mlp) / 3
-
-
 def test_blocks_keep_the_shape_and_the_shortcut_adds_the_input():
     torch.manual_seed(0)
     block = train.ConvBlock(4, residual=True).eval()
@@ -105,18 +89,6 @@ def test_deep_cnn_counts_its_layers():
     weighted = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     assert len(weighted) == 2 * 3 + 2
     assert net(torch.zeros(2, 1, 16, 16)).shape == (2, 10)
-
-
-def test_chapter_7_claim_deep_plain_net_trains_worse_and_shortcuts_fix_it():
-    """Chapter 7's experiment as the chapter runs it: the degradation its prose explains."""
-    data = datasets.digits(size=16, canvas=16)
-    final = {}
-    for blocks, residual in [(3, False), (15, False), (15, True)]:
-        torch.manual_seed(0)
-        net = train.deep_cnn(blocks, residual=residual, width=16)
-        final[(blocks, residual)] = train.fit(net, data.train_x, data.train_y, epochs=8, lr=3e-3, seed=0)[-1]
-    assert final[(15, False)] > final[(3, False)]
-    assert final[(15, True)] < final[(15, False)] / 3
 
 
 def test_accuracy_counts_the_same_in_any_batch_size_and_builds_no_graph():

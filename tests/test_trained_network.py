@@ -205,3 +205,69 @@ def test_feature_maps_returns_exactly_what_the_layer_computed(trained, photos):
         block = trained._blocks[0](trained._swish(trained._bn0(stem)))
     assert torch.equal(maps["_conv_stem"], stem)
     assert torch.allclose(maps["_blocks.0"], block, atol=1e-6)
+
+
+# --- preprocessing: what a trained network is sensitive to (chapter 5, exercise 2 and the recipes) ---
+
+
+def test_swapping_red_and_blue_moves_a_trained_networks_probability_a_lot(trained, untrained, photos):
+    """Chapter 5, exercise 2: with pretrained weights the probabilities shift, often a lot, because
+    colour is a cue the network learned; a random network's answer is noise either way."""
+    for net, lower, upper in ((trained, 0.1, 1.0), (untrained, 0.0, 0.01)):
+        for name in ("cat", "coffee"):
+            x = photos[name]
+            with torch.no_grad():
+                p, swapped = net(x).softmax(1)[0], net(x[:, [2, 1, 0]]).softmax(1)[0]
+            top = int(p.argmax())
+            assert lower <= abs(float(p[top] - swapped[top])) <= upper, (net.is_pretrained, name, p[top], swapped[top])
+
+
+def test_the_lectures_recipe_moves_the_trained_top_class_probability(trained, untrained):
+    """Chapter 5: where the first choice survives the lecture's recipe, its probability moves."""
+    for net in (trained, untrained):
+        for name in ("cat", "coffee"):
+            photo = data.sample_image(name)
+            with torch.no_grad():
+                own = net(models.preprocess(photo, WEIGHTS)).softmax(1)[0]
+                lecture = net(models.preprocess(photo, WEIGHTS, lecture=True)).softmax(1)[0]
+            top = int(own.argmax())
+            moved = abs(float(own[top] - lecture[top]))
+            if net.is_pretrained:
+                assert int(lecture.argmax()) == top and moved > 0.02, (name, own[top], lecture[top])
+            else:
+                assert moved < 0.001
+
+
+def test_a_trained_networks_batch_norms_hold_statistics_of_their_data(trained, untrained):
+    """Chapter 7: eval() makes every BatchNorm use its running statistics, those of ImageNet in a
+    trained network and the starting values (mean 0, variance 1) in a fresh one."""
+    def departure(net):
+        norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert len(norms) > 40
+        return max(float(m.running_mean.abs().max() + (m.running_var - 1).abs().max()) for m in norms)
+
+    assert departure(trained) > 1.0 and departure(untrained) == 0.0
+
+
+# --- activation maximisation: why chapter 8 transforms the picture at every step ---------------------
+
+
+def test_without_random_transformations_the_class_image_is_a_fragile_pattern(trained, untrained):
+    """Chapter 8: the raw ascent finds a picture that the network scores highly but that stops
+    working when moved by a few pixels; random shifts, zooms and turns at every step (the chapter's
+    settings) give one that survives the move. A random network's class score does not rise at all."""
+    espresso = CATEGORIES.index("espresso")
+    net = InPixels(trained).eval()
+
+    def scores(model, **transformations):
+        image = maximize.activation_maximization(model, (3, 128, 128), "class", unit=espresso, steps=60, lr=0.05,
+                                                 **transformations).image
+        moved = torch.roll(image, shifts=(3, 3), dims=(1, 2))
+        with torch.no_grad():
+            return [float(model(picture[None]).softmax(1)[0, espresso]) for picture in (image, moved)]
+
+    raw, raw_moved = scores(net)
+    robust, robust_moved = scores(net, jitter=4, scale=1.1, rotate=5)
+    assert raw > 0.9 and raw_moved < 0.5, (raw, raw_moved)
+    assert robust > 0.9 and robust_moved > 0.9, (robust, robust_moved)
+    assert scores(InPixels(untrained).eval(), jitter=4, scale=1.1, rotate=5)[0] < 0.01
