@@ -174,6 +174,7 @@ def main() -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     from cnnbook import models
+    from cnnbook.weights import weights_available
 
     with tempfile.TemporaryDirectory() as home:
         env = {}
@@ -182,7 +183,7 @@ def main() -> int:
             env = {"TORCH_HOME": home, "CNNBOOK_OFFLINE": "1"}
             os.environ.update(env)
         weights = ("stand-in checkpoints of the real size (random values)" if args.plant else
-                   "pretrained" if all(models.checkpoint_path(n).is_file() for n in models.BOOK_MODELS) else
+                   "pretrained" if all(weights_available(n) for n in models.BOOK_MODELS) else
                    "untrained (no checkpoints in the cache)")
         print(f"measuring on {machine()['cpu']}; weights: {weights}", flush=True)
         builds = measure_builds(args.runs, env)

@@ -35,13 +35,13 @@ def plant(home: Path) -> None:
     import torch
     import torchvision
 
-    from cnnbook import models
+    from cnnbook import models, weights
 
     for name in models.BOOK_MODELS:
-        path = home / "hub" / "checkpoints" / Path(models.default_weights(name).url).name
+        path = home / "hub" / "checkpoints" / Path(weights.default_weights(name).url).name
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(torchvision.models.get_model(name).state_dict(), path)
-        models.trust(path)  # a stand-in: its hash is not the published file's
+        weights.trust(path)  # a stand-in: its hash is not the published file's
 
 
 #: What every chapter's kernel holds before it computes anything: the libraries it imports.

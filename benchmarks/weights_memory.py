@@ -24,9 +24,9 @@ import textwrap
 
 CHILD = textwrap.dedent("""
     import resource, sys, torch, torchvision
-    from cnnbook import models
+    from cnnbook import models, weights
     name, way = sys.argv[1], sys.argv[2]
-    path = models.checkpoint_path(models.default_weights(name))
+    path = weights.checkpoint_path(weights.default_weights(name))
     if way == "cnnbook":
         model = models.load(name)
     elif way == "mmap":
@@ -50,17 +50,17 @@ def main() -> int:
     import torch
     import torchvision
 
-    from cnnbook import models
+    from cnnbook import weights
 
     with tempfile.TemporaryDirectory() as home:
         env = {"TORCH_HOME": home, "CNNBOOK_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
         import os
 
         os.environ["TORCH_HOME"] = home
-        path = models.checkpoint_path(models.default_weights(args.model))
+        path = weights.checkpoint_path(weights.default_weights(args.model))
         path.parent.mkdir(parents=True)
         torch.save(torchvision.models.get_model(args.model).state_dict(), path)
-        models.trust(path)
+        weights.trust(path)
         size_mb = path.stat().st_size / 2**20
         print(f"{args.model}: checkpoint {size_mb:.0f} MiB (stand-in of the real size)")
         for way in ("libraries", "cnnbook", "mmap", "naive"):

@@ -21,7 +21,7 @@ import urllib.error
 from pathlib import Path
 import warnings
 
-from . import models
+from . import models, weights
 
 
 def download_weights(args: argparse.Namespace) -> int:
@@ -30,17 +30,17 @@ def download_weights(args: argparse.Namespace) -> int:
     names = tuple(args.models) or models.BOOK_MODELS
     failed, offline_network = [], False
     for name in names:
-        weights = models.default_weights(name)
-        path = models.checkpoint_path(weights)
+        published = weights.default_weights(name)
+        path = weights.checkpoint_path(published)
         if path.is_file():
             try:
-                models.verify(path)
+                weights.verify(path)
                 print(f"{name}: already cached at {path} (verified)")
                 continue
-            except (models.DamagedCheckpointError, OSError) as err:
+            except (weights.DamagedCheckpointError, OSError) as err:
                 print(f"{name}: {err}; downloading it again")
-        if models._env_flag(models.OFFLINE_ENV):
-            print(f"{name}: FAILED: not downloading {weights.url} because {models.OFFLINE_ENV}=1", file=sys.stderr)
+        if weights.offline():
+            print(f"{name}: FAILED: not downloading {published.url} because {weights.OFFLINE_ENV}=1", file=sys.stderr)
             failed.append(name)
             continue
         folder = path.parent
@@ -54,12 +54,12 @@ def download_weights(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             failed.append(name)
             continue
-        print(f"{name}: downloading {weights.url}")
+        print(f"{name}: downloading {published.url}")
         try:
-            models.download(weights, progress=not args.quiet)
+            weights.download(published, progress=not args.quiet)
         except (urllib.error.URLError, OSError, RuntimeError) as err:
             reason = getattr(err, "reason", err)
-            print(f"{name}: FAILED to download {weights.url} ({reason})", file=sys.stderr)
+            print(f"{name}: FAILED to download {published.url} ({reason})", file=sys.stderr)
             failed.append(name)
             offline_network = offline_network or isinstance(err, (urllib.error.URLError, ConnectionError, TimeoutError))
             continue
@@ -69,7 +69,7 @@ def download_weights(args: argparse.Namespace) -> int:
         print(
             f"Could not get the weights for {', '.join(failed)}.{hint} Run the command again where it can "
             "download them, or copy the files named above into "
-            f"{models.checkpoint_path(models.default_weights(failed[0])).parent} from a machine that has them.",
+            f"{weights.checkpoint_path(weights.default_weights(failed[0])).parent} from a machine that has them.",
             file=sys.stderr,
         )
         return 1
@@ -101,7 +101,7 @@ def _networks(choice: str | None):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", models.UntrainedNetworkWarning)
                 model = models.load(name)
-        except models.WeightsUnavailableError as err:
+        except weights.WeightsUnavailableError as err:
             print(f"error: {err}", file=sys.stderr)
             raise _Stop(1) from err
         yield name, model

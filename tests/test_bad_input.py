@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnbook import alphago, attacks, conv, data, datasets, features, gradcam, maximize, models, spreadsheet, train, viz, widgets
+from cnnbook import alphago, attacks, conv, data, datasets, features, gradcam, maximize, models, spreadsheet, train, viz, weights, widgets
 from cnnbook.build import sitecheck
 from cnnbook.__main__ import main
 
@@ -409,7 +409,7 @@ def test_the_command_line_takes_bad_input_well(photos, capsys, argv, code, patte
 
 def test_download_weights_replaces_a_damaged_checkpoint(torch_home, monkeypatch, capsys):
     """The repair the error message names works: a truncated file is not 'already cached'."""
-    path = models.checkpoint_path(models.default_weights("resnet18"))
+    path = weights.checkpoint_path(weights.default_weights("resnet18"))
     path.parent.mkdir(parents=True)
     path.write_bytes(b"half a checkpoint")
     fetched = []
@@ -420,7 +420,7 @@ def test_download_weights_replaces_a_damaged_checkpoint(torch_home, monkeypatch,
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
     assert main(["download-weights", "resnet18", "--quiet"]) == 0
-    assert fetched == [(models.default_weights("resnet18").url, "f37072fd")]
+    assert fetched == [(weights.default_weights("resnet18").url, "f37072fd")]
     assert re.search(r"not the published file: .*; downloading it again", capsys.readouterr().out)
     assert path.read_bytes() == b"the published file"
 

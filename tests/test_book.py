@@ -17,7 +17,7 @@ import torchvision
 import yaml
 from docutils.utils.smartquotes import smartyPants
 
-from cnnbook import models, notice
+from cnnbook import models, notice, weights
 from cnnbook.build import notebooks, sitecheck
 from conftest import JUPYTER_BOOK, REPO, build, log  # the whole book is built once, in conftest
 
@@ -315,11 +315,11 @@ def test_untrained_pages_are_marked_listed_and_rerun_once_weights_arrive(tmp_pat
     assert re.search(r"1 page\(s\) show results from UNTRAINED networks.*\n\s+chapter: resnet18", log(first))
 
     # The weights arrive (here: planted); an incremental build must not keep the cached result.
-    checkpoint = models.checkpoint_path(models.default_weights("resnet18"))
+    checkpoint = weights.checkpoint_path(weights.default_weights("resnet18"))
     checkpoint = Path(env["TORCH_HOME"]) / checkpoint.relative_to(checkpoint.parents[2])
     checkpoint.parent.mkdir(parents=True)
     torch.save(torchvision.models.resnet18().state_dict(), checkpoint)
-    models.trust(checkpoint)  # a stand-in: its hash is not the published file's
+    weights.trust(checkpoint)  # a stand-in: its hash is not the published file's
     second = build(source, out, env, clean=False)
     assert second.returncode == 0, log(second)[-3000:]
     assert "re-executing chapter" in log(second)
@@ -348,11 +348,11 @@ def plant_checkpoints(torch_home: Path, names=models.BOOK_MODELS) -> None:
     only the numbers differ (the real ones cannot be downloaded on the test machine).
     """
     for name in names:
-        url_name = Path(models.default_weights(name).url).name
+        url_name = Path(weights.default_weights(name).url).name
         path = torch_home / "hub" / "checkpoints" / url_name
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(torchvision.models.get_model(name).state_dict(), path)
-        models.trust(path)  # a stand-in: its hash is not the published file's
+        weights.trust(path)  # a stand-in: its hash is not the published file's
 
 
 def test_with_weights_cached_no_page_shows_the_notice(tmp_path):

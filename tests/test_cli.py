@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnbook import models
+from cnnbook import models, weights
 from cnnbook.__main__ import main
 
 
@@ -18,7 +18,7 @@ def test_download_weights_reports_no_network_clearly(torch_home, monkeypatch, ca
     assert main(["download-weights", "--quiet"]) == 1
     err = capsys.readouterr().err
     for name in models.BOOK_MODELS:
-        assert f"{name}: FAILED to download {models.default_weights(name).url}" in err
+        assert f"{name}: FAILED to download {weights.default_weights(name).url}" in err
     assert "Is this machine online?" in err
     assert not list(torch_home.rglob("*.pth"))  # nothing half-written left behind
 
@@ -32,9 +32,9 @@ def test_download_weights_fetches_every_book_model_into_the_cache(torch_home, mo
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
     assert main(["download-weights", "--quiet"]) == 0
-    assert fetched == [models.default_weights(n).url for n in models.BOOK_MODELS]
+    assert fetched == [weights.default_weights(n).url for n in models.BOOK_MODELS]
     for name in models.BOOK_MODELS:
-        assert models.weights_available(name)
+        assert weights.weights_available(name)
     # a second run downloads nothing
     assert main(["download-weights", "--quiet"]) == 0
     assert len(fetched) == len(models.BOOK_MODELS)
@@ -46,7 +46,7 @@ def test_download_weights_for_one_named_model(torch_home, monkeypatch):
     monkeypatch.setattr(torch.hub, "download_url_to_file",
                         lambda url, dst, **kw: fetched.append(url) or Path(dst).write_bytes(b"x"))
     assert main(["download-weights", "resnet18", "--quiet"]) == 0
-    assert fetched == [models.default_weights("resnet18").url]
+    assert fetched == [weights.default_weights("resnet18").url]
 
 
 def test_unknown_model_is_a_usage_error(torch_home, capsys):
@@ -95,10 +95,10 @@ def test_predict_with_planted_weights_shows_no_warning(torch_home, monkeypatch, 
     from cnnbook.data import sample_image
 
     monkeypatch.setenv("CNNBOOK_OFFLINE", "1")
-    path = models.checkpoint_path(models.default_weights("resnet18"))
+    path = weights.checkpoint_path(weights.default_weights("resnet18"))
     path.parent.mkdir(parents=True)
     torch.save(torchvision.models.resnet18().state_dict(), path)
-    models.trust(path)
+    weights.trust(path)
     photo = tmp_path / "cat.png"
     sample_image("cat").save(photo)
     assert main(["predict", str(photo), "--model", "resnet18"]) == 0
@@ -121,7 +121,7 @@ def test_predict_in_publishing_mode_without_weights_fails_clearly(torch_home, mo
     sample_image("cat").save(photo)
     assert main(["predict", str(photo), "--model", "alexnet"]) == 1
     err = capsys.readouterr().err
-    assert "'alexnet' are missing" in err and models.default_weights("alexnet").url in err
+    assert "'alexnet' are missing" in err and weights.default_weights("alexnet").url in err
 
 
 def test_gradcam_saves_a_figure_and_says_when_untrained(torch_home, monkeypatch, capsys, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torchvision
 
-from cnnbook import models
+from cnnbook import models, weights
 from cnnbook.notice import UntrainedNetworkWarning
 
 
@@ -26,30 +26,11 @@ def plant_resnet18(torch_home: Path, bias: float = 0.125) -> Path:
     model = torchvision.models.resnet18(weights=None)
     with torch.no_grad():
         model.fc.bias.fill_(bias)
-    path = models.checkpoint_path(models.default_weights("resnet18"))
+    path = weights.checkpoint_path(weights.default_weights("resnet18"))
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)
-    models.trust(path)  # a stand-in: its hash is not the published file's
+    weights.trust(path)  # a stand-in: its hash is not the published file's
     return path
-
-
-def test_checkpoint_path_is_where_torchvision_caches(torch_home):
-    weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
-    expected = torch_home / "hub" / "checkpoints" / Path(weights.url).name
-    assert models.checkpoint_path(weights) == expected
-    assert models.checkpoint_path(weights).parent == Path(torch.hub.get_dir()) / "checkpoints"
-
-
-@pytest.mark.parametrize("name", models.BOOK_MODELS)
-def test_default_weights_come_from_torchvision_enums(name):
-    weights = models.default_weights(name)
-    assert weights is torchvision.models.get_model_weights(name).DEFAULT
-    assert weights.url.startswith("https://")
-
-
-def test_unknown_model_name_is_rejected_with_the_known_names():
-    with pytest.raises(ValueError, match=r"unknown model 'alexnett'.*alexnet"):
-        models.default_weights("alexnett")
 
 
 def test_planted_checkpoint_is_the_one_loaded(torch_home, offline):
@@ -125,13 +106,13 @@ def test_untrained_network_is_the_same_on_every_build(torch_home, offline):
 
 def test_require_weights_mode_names_model_file_and_url(torch_home, offline, monkeypatch):
     monkeypatch.setenv("CNNBOOK_REQUIRE_WEIGHTS", "1")
-    weights = models.default_weights("alexnet")
-    with pytest.raises(models.WeightsUnavailableError) as info:
+    alexnet = weights.default_weights("alexnet")
+    with pytest.raises(weights.WeightsUnavailableError) as info:
         models.load("alexnet")
     message = str(info.value)
     assert "'alexnet'" in message
-    assert str(models.checkpoint_path(weights)) in message
-    assert weights.url in message
+    assert str(weights.checkpoint_path(alexnet)) in message
+    assert alexnet.url in message
 
 
 def test_require_weights_mode_loads_planted_weights(torch_home, offline, monkeypatch):
@@ -150,25 +131,11 @@ def test_offline_mode_never_tries_to_download(torch_home, monkeypatch):
         assert models.load("resnet18").is_pretrained is False
 
 
-def test_download_goes_into_the_cache_with_hash_check(torch_home, monkeypatch):
-    calls = []
-
-    def fake_download(url, dst, hash_prefix=None, progress=True):
-        calls.append((url, dst, hash_prefix))
-        Path(dst).write_bytes(b"x")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
-    weights = models.default_weights("resnet18")
-    path = models.download(weights, progress=False)
-    assert path == models.checkpoint_path(weights) and path.is_file()
-    assert calls == [(weights.url, str(path), "f37072fd")]
-
-
 def test_damaged_checkpoint_is_an_error_not_a_silent_fallback(torch_home, offline):
-    path = models.checkpoint_path(models.default_weights("resnet18"))
+    path = weights.checkpoint_path(weights.default_weights("resnet18"))
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(models.DamagedCheckpointError, match="SHA-256 begins .*download-weights resnet18"):
+    with pytest.raises(weights.DamagedCheckpointError, match="SHA-256 begins .*download-weights resnet18"):
         models.load("resnet18")
     assert path.read_bytes() == b"not a checkpoint"  # nothing deleted behind the reader's back
 
@@ -179,25 +146,11 @@ def test_a_checkpoint_full_of_nans_under_the_right_name_is_not_called_pretrained
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.fill_(float("nan"))
-    path = models.checkpoint_path(models.default_weights("resnet18"))
+    path = weights.checkpoint_path(weights.default_weights("resnet18"))
     path.parent.mkdir(parents=True)
     torch.save(model.state_dict(), path)
-    with pytest.raises(models.DamagedCheckpointError, match="not the published file"):
+    with pytest.raises(weights.DamagedCheckpointError, match="not the published file"):
         models.load("resnet18")
-
-
-def test_a_verified_file_is_not_hashed_again_until_it_changes(torch_home, offline, monkeypatch):
-    path = plant_resnet18(torch_home)
-    hashed = []
-    real_sha256 = models.hashlib.sha256
-    monkeypatch.setattr(models.hashlib, "sha256", lambda: hashed.append(1) or real_sha256())
-    models.verify(path)
-    assert hashed == []  # remembered (planted files are vouched for with models.trust)
-    with path.open("ab") as file:
-        file.write(b"tampered")
-    with pytest.raises(models.DamagedCheckpointError):
-        models.verify(path)
-    assert hashed == [1]
 
 
 def test_a_loaded_model_owns_its_weights(torch_home, offline):

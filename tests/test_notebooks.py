@@ -15,7 +15,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from cnnbook import costs
-from cnnbook.build import notebooks
+from cnnbook.build import myst, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,78 +39,78 @@ def test_no_notebook_shows_myst_only_syntax():
     for page in notebooks.chapters(ROOT):
         for cell in generated(page)["cells"]:
             if cell["cell_type"] == "markdown":
-                found.setdefault(page.name, []).extend(notebooks.leftover_myst("".join(cell["source"])))
+                found.setdefault(page.name, []).extend(myst.leftover_myst("".join(cell["source"])))
     assert {name: problems for name, problems in found.items() if problems} == {}
     # and the chapters' own markdown cells have what the scan looks for: it is not scanning for nothing
     in_sources = [problem for page in notebooks.chapters(ROOT) for cell in jupytext.read(page).cells
-                  if cell.cell_type == "markdown" for problem in notebooks.leftover_myst(cell.source)]
+                  if cell.cell_type == "markdown" for problem in myst.leftover_myst(cell.source)]
     assert len(in_sources) > 150
 
 
-@pytest.mark.parametrize("myst, kind", [
+@pytest.mark.parametrize("syntax, kind", [
     ("{glue:text}`x`", "role"), ("{cite}`a2020`", "role"), ("```{note}\nhi\n```", "directive"),
     (":::{dropdown} x\nhi\n:::", "directive"), ("(my-label)=", "target"), ("{{ version }}", "substitution"),
     (":class: dropdown", "directive option"),
 ])
-def test_the_scan_finds_each_kind_of_myst_syntax(myst, kind):
-    assert [p.split(":")[0] for p in notebooks.leftover_myst(f"Some text.\n\n{myst}\n")] == [kind]
+def test_the_scan_finds_each_kind_of_myst_syntax(syntax, kind):
+    assert [p.split(":")[0] for p in myst.leftover_myst(f"Some text.\n\n{syntax}\n")] == [kind]
 
 
 def test_the_scan_ignores_code():
-    assert notebooks.leftover_myst("Write `{glue:text}` like this:\n\n```\n{cite}`key`\n(label)=\n```\n") == []
+    assert myst.leftover_myst("Write `{glue:text}` like this:\n\n```\n{cite}`key`\n(label)=\n```\n") == []
 
 
 def context():
-    return notebooks.Context(ROOT, "book/10-gradcam")
+    return myst.Context(ROOT, "book/10-gradcam")
 
 
 def test_glued_numbers_are_named_never_given_a_value():
-    text = notebooks.to_jupyter_markdown("It is {glue:text}`acc:.1%` and {glue:text}`n`.", context())
+    text = myst.to_jupyter_markdown("It is {glue:text}`acc:.1%` and {glue:text}`n`.", context())
     assert text == "It is **`acc`** and **`n`**."
 
 
 def test_citations_become_author_year_links_to_the_chapters_reference_list():
     ctx = context()
-    text = notebooks.to_jupyter_markdown("Grad-CAM {cite}`selvaraju2017gradcam` and {cite}`adebayo2018sanity`.", ctx)
+    text = myst.to_jupyter_markdown("Grad-CAM {cite}`selvaraju2017gradcam` and {cite}`adebayo2018sanity`.", ctx)
     assert text == ("Grad-CAM ([Selvaraju et al., 2017](#ref-selvaraju2017gradcam)) and "
                     "([Adebayo et al., 2018](#ref-adebayo2018sanity)).")
-    references = notebooks.to_jupyter_markdown("```{bibliography}\n:filter: docname in docnames\n```", ctx)
+    references = myst.to_jupyter_markdown("```{bibliography}\n:filter: docname in docnames\n```", ctx)
     assert references.count("<a id=\"ref-") == 2 and "Sanity checks for saliency maps" in references
     assert "https://arxiv.org/abs/1810.03292" in references
-    two = notebooks.to_jupyter_markdown("{cite}`simonyan2015very`", notebooks.Context(ROOT, "book/06-vgg"))
+    two = myst.to_jupyter_markdown("{cite}`simonyan2015very`", myst.Context(ROOT, "book/06-vgg"))
     assert two == "([Simonyan and Zisserman, 2015](#ref-simonyan2015very))"
     with pytest.raises(ValueError, match="not in the bibliography"):
-        notebooks.to_jupyter_markdown("{cite}`nobody1999`", ctx)
+        myst.to_jupyter_markdown("{cite}`nobody1999`", ctx)
 
 
 def test_solutions_stay_collapsed_and_notes_become_quotes():
     source = ("````{admonition} Solutions\n:class: dropdown\n\n1. Use `x`:\n\n   ```python\n   y = 1\n   ```\n"
               "````\n\n```{warning}\nCareful: {glue:text}`n` weights.\n```")
-    text = notebooks.to_jupyter_markdown(source, context())
+    text = myst.to_jupyter_markdown(source, context())
     assert text.startswith("<details>\n<summary><b>Solutions</b>")
     assert "1. Use `x`:\n\n   ```python\n   y = 1\n   ```\n\n</details>" in text
     assert text.endswith("> **Warning**\n>\n> Careful: **`n`** weights.")
-    assert notebooks.leftover_myst(text) == []
+    assert myst.leftover_myst(text) == []
 
 
 def test_targets_and_cross_references_link_to_the_website():
-    ctx = notebooks.Context(ROOT, "book/03-output-size")
+    ctx = myst.Context(ROOT, "book/03-output-size")
     web = notebooks.website_url(ROOT)
-    assert notebooks.to_jupyter_markdown("(sizes)=", ctx) == '<a id="sizes"></a>'
-    assert (notebooks.to_jupyter_markdown("see [chapter 4](04-pooling.md#max)", ctx)
+    assert myst.to_jupyter_markdown("(sizes)=", ctx) == '<a id="sizes"></a>'
+    assert (myst.to_jupyter_markdown("see [chapter 4](04-pooling.md#max)", ctx)
             == f"see [chapter 4]({web}book/04-pooling.html#max)")
-    assert notebooks.to_jupyter_markdown("{doc}`pooling <04-pooling>`", ctx) == f"[pooling]({web}book/04-pooling.html)"
+    assert myst.to_jupyter_markdown("{doc}`pooling <04-pooling>`", ctx) == f"[pooling]({web}book/04-pooling.html)"
     with pytest.raises(ValueError, match="no page defines"):
-        notebooks.to_jupyter_markdown("{ref}`nowhere`", ctx)
+        myst.to_jupyter_markdown("{ref}`nowhere`", ctx)
 
 
 def test_unknown_myst_is_refused_not_passed_through():
     with pytest.raises(ValueError, match=r"directive \{figure\}"):
-        notebooks.to_jupyter_markdown("```{figure} a.png\n```", context())
+        myst.to_jupyter_markdown("```{figure} a.png\n```", context())
     with pytest.raises(ValueError, match=r"role \{sub-ref\}"):
-        notebooks.to_jupyter_markdown("{sub-ref}`today`", context())
+        myst.to_jupyter_markdown("{sub-ref}`today`", context())
     with pytest.raises(ValueError, match="never closed"):
-        notebooks.to_jupyter_markdown("```{note}\nopen", context())
+        myst.to_jupyter_markdown("```{note}\nopen", context())
 
 
 def test_each_notebook_opens_with_its_title_what_it_costs_and_how_to_read_it():

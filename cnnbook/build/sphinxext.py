@@ -20,7 +20,7 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 
-from .. import costs, glue, models, notice
+from .. import costs, glue, notice, weights
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +52,9 @@ def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildE
 
 
 def _stale(names: list[str]) -> bool:
-    if models.require_weights():
+    if weights.require_weights():
         return True
-    return any(models.weights_available(name) for name in names)
+    return any(weights.weights_available(name) for name in names)
 
 
 def _drop_cached_execution(app: Sphinx, source: Path) -> None:
