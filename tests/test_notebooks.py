@@ -447,3 +447,20 @@ def test_a_function_a_chapter_prints_fits_on_one_screen(chapter):
     for expression, function in printed_functions(chapter):
         lines = len(inspect.getsource(function).splitlines())
         assert lines <= 30, f"{chapter.name} prints {expression}, {lines} lines long (at most 30)"
+
+
+def test_no_paper_is_cited_by_two_chapters_that_list_their_own_references():
+    """sphinxcontrib-bibtex warns "duplicate citation" (and the strict build fails) when two pages
+    whose reference lists are filtered to their own citations cite the same key: the second chapter
+    names the paper in its text and points to the chapter that cites it."""
+    citing: dict[str, list[str]] = {}
+    for chapter in CHAPTERS:
+        text = chapter.read_text()
+        cited = {key.strip() for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text) for key in keys.split(",")}
+        if cited and ":filter: docname in docnames" not in text:
+            pytest.fail(f"{chapter.name} cites {sorted(cited)} but lists no references of its own")
+        for key in cited:
+            citing.setdefault(key, []).append(chapter.name)
+    twice = {key: pages for key, pages in citing.items() if len(pages) > 1}
+    assert not twice, f"cited by two chapters (name it in the text of one of them instead): {twice}"
+    assert len(citing) >= 15  # the scan finds the book's citations
