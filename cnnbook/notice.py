@@ -19,6 +19,14 @@ MARKER = "data-cnnbook-untrained"
 _MARKER_RE = re.compile(MARKER + r'="([^"]+)"')
 
 
+#: The box brings its own colours, dark text on light amber, so it reads the same in a light and a
+#: dark theme: in dark mode the book's theme paints HTML cell outputs light with dark text, but
+#: keeps a dark background on the admonition inside them, which left the notice dark on dark.
+BOX_STYLE = "border-left: 4px solid #b8860b; padding: 0.4em 1em; background: #fff3cd; color: #3d2e00;"
+TITLE_STYLE = "background: #ffe08a; color: #3d2e00;"
+CODE_STYLE = "color: #5c2a00; background: rgba(0, 0, 0, 0.07);"
+
+
 class UntrainedNetworkWarning(UserWarning):
     """A network is used with random weights because its pretrained weights were unavailable."""
 
@@ -37,18 +45,19 @@ def html_box(name: str, reason: str, file: str = "", url: str = "") -> str:
     where = ""
     if file and url:
         where = (
-            f" It looked for <code>{html.escape(file)}</code>, which is downloaded from "
-            f"<code>{html.escape(url)}</code>."
+            f' It looked for <code style="{CODE_STYLE}">{html.escape(file)}</code>, which is downloaded from '
+            f'<code style="{CODE_STYLE}">{html.escape(url)}</code>.'
         )
+    code = f'<code style="{CODE_STYLE}">'
     return (
         f'<div class="admonition warning cnnbook-untrained" {MARKER}="{html.escape(name)}" '
-        'style="border-left: 4px solid #e0a800; padding: 0.4em 1em;">\n'
-        f'<p class="admonition-title"><strong>Untrained network: {html.escape(name)}</strong></p>\n'
-        f"<p>The pretrained ImageNet weights for <code>{html.escape(name)}</code> were not available "
+        f'style="{BOX_STYLE}">\n'
+        f'<p class="admonition-title" style="{TITLE_STYLE}"><strong>Untrained network: {html.escape(name)}</strong></p>\n'
+        f"<p>The pretrained ImageNet weights for {code}{html.escape(name)}</code> were not available "
         f"when this page was run: {html.escape(reason)}.{where} Every result on this page that comes "
-        f"from <code>{html.escape(name)}</code> was computed by a network with <em>random</em> "
+        f"from {code}{html.escape(name)}</code> was computed by a network with <em>random</em> "
         "weights, so its predictions, filters and maps show nothing it learned. To see the real "
-        "results, run <code>python -m cnnbook download-weights</code> on a machine with internet "
+        f"results, run {code}python -m cnnbook download-weights</code> on a machine with internet "
         "access and rebuild the book, or open this chapter in Colab.</p>\n</div>"
     )
 

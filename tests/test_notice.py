@@ -1,3 +1,4 @@
+import re
 import warnings
 
 import pytest
@@ -48,3 +49,26 @@ def test_in_a_notebook_it_is_a_box_on_the_page_and_not_stderr(monkeypatch):
 
 def test_not_in_a_kernel_when_ipython_has_no_shell():
     assert notice._in_kernel() is False
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours."""
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_box_brings_its_own_readable_colours_for_any_theme():
+    """Dark mode must not leave the notice dark on dark: the box, its title and its code spans set
+    both their text and background colours, with at least WCAG AAA contrast (7:1)."""
+    box = notice.html_box("resnet18", "offline", file="/cache/r.pth", url="https://x/r.pth")
+    colour = lambda style, key: re.search(rf"(?<![-\w]){key}: (#[0-9a-f]{{6}})", style)[1]  # noqa: E731
+    for element, style in (("div", notice.BOX_STYLE), ("p", notice.TITLE_STYLE)):
+        assert f'<{element} class="admonition' in box and f'style="{style}"' in box
+        assert contrast(colour(style, "color"), colour(style, "background")) >= 7
+    assert box.count(f'<code style="{notice.CODE_STYLE}">') == box.count("<code") == 5
+    assert contrast(colour(notice.CODE_STYLE, "color"), colour(notice.BOX_STYLE, "background")) >= 7
