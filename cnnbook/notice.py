@@ -4,7 +4,8 @@ pretrained network) and by the build's Sphinx extension.
 When :func:`cnnbook.models.load` has to fall back to random weights it calls :func:`untrained`.
 In a notebook (a Jupyter kernel, which is also how the book is built) that shows a warning box in
 the cell's output, so the reader sees it on the page; elsewhere it issues an
-:class:`UntrainedNetworkWarning`. The box carries the marker :data:`MARKER`, which the book's Sphinx
+:class:`UntrainedNetworkWarning`. A cell that loads several untrained networks shows one box that
+lists them all. The box carries the marker :data:`MARKER`, which the book's Sphinx
 extension (:mod:`cnnbook.build.sphinxext`) looks for to list, in the build log, every page that shows it.
 """
 
@@ -13,10 +14,12 @@ from __future__ import annotations
 import html
 import re
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-#: HTML attribute that marks the notice; its value is the model's name.
+#: HTML attribute that marks the notice; its value is the models' names, separated by ", ".
 MARKER = "data-cnnbook-untrained"
-_MARKER_RE = re.compile(MARKER + r'="([^"]+)"')
+_MARKER_RE = re.compile(MARKER + r'="([^"]+)"')  # names, separated by ", "
 
 
 #: The box brings its own colours, dark text on light amber, so it reads the same in a light and a
@@ -31,40 +34,66 @@ class UntrainedNetworkWarning(UserWarning):
     """A network is used with random weights because its pretrained weights were unavailable."""
 
 
-def message(name: str, reason: str) -> str:
+@dataclass(frozen=True)
+class Missing:
+    """One network whose pretrained weights could not be had: why, and where they were looked for."""
+
+    name: str
+    reason: str
+    file: str = ""
+    url: str = ""
+
+
+def _listing(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def message(missing: Sequence[Missing]) -> str:
     """The notice as plain text."""
+    names = [m.name for m in missing]
+    reasons = "; ".join(f"{m.name}: {m.reason}" for m in missing)
     return (
-        f"UNTRAINED NETWORK: the pretrained weights for {name!r} could not be loaded ({reason}), "
-        f"so {name} has random weights and every result computed with it here shows no learned "
-        "knowledge. Run `python -m cnnbook download-weights` with internet access, then run this again."
+        f"UNTRAINED NETWORK: the pretrained weights for {_listing([repr(n) for n in names])} could not "
+        f"be loaded ({reasons}), so {'it has' if len(names) == 1 else 'they have'} random weights "
+        "and every result computed with them here shows no learned knowledge. "
+        "Run `python -m cnnbook download-weights` with internet access, then run this again."
     )
 
 
-def html_box(name: str, reason: str, file: str = "", url: str = "") -> str:
-    """The notice as an admonition box that Sphinx themes and Jupyter both render."""
-    where = ""
-    if file and url:
-        where = (
-            f' It looked for <code style="{CODE_STYLE}">{html.escape(file)}</code>, which is downloaded from '
-            f'<code style="{CODE_STYLE}">{html.escape(url)}</code>.'
-        )
+def html_box(missing: Sequence[Missing]) -> str:
+    """The notice as an admonition box that Sphinx themes and Jupyter both render: one box, however
+    many networks a cell loads (chapter 10 and the homework load three)."""
+    if not missing:
+        raise ValueError("html_box needs at least one Missing network, got none")
     code = f'<code style="{CODE_STYLE}">'
+    names = [html.escape(m.name) for m in missing]
+    listed = _listing([f"{code}{n}</code>" for n in names])
+    details = []
+    for m in missing:
+        where = ""
+        if m.file and m.url:
+            where = (f" It looked for {code}{html.escape(m.file)}</code>, which is downloaded from "
+                     f"{code}{html.escape(m.url)}</code>.")
+        details.append(f"<li>{code}{html.escape(m.name)}</code>: {html.escape(m.reason)}.{where}</li>")
+    networks = "network" if len(missing) == 1 else "networks"
     return (
-        f'<div class="admonition warning cnnbook-untrained" {MARKER}="{html.escape(name)}" '
+        f'<div class="admonition warning cnnbook-untrained" {MARKER}="{", ".join(names)}" '
         f'style="{BOX_STYLE}">\n'
-        f'<p class="admonition-title" style="{TITLE_STYLE}"><strong>Untrained network: {html.escape(name)}</strong></p>\n'
-        f"<p>The pretrained ImageNet weights for {code}{html.escape(name)}</code> were not available "
-        f"when this page was run: {html.escape(reason)}.{where} Every result on this page that comes "
-        f"from {code}{html.escape(name)}</code> was computed by a network with <em>random</em> "
-        "weights, so its predictions, filters and maps show nothing it learned. To see the real "
-        f"results, run {code}python -m cnnbook download-weights</code> on a machine with internet "
-        "access and rebuild the book, or open this chapter in Colab.</p>\n</div>"
+        f'<p class="admonition-title" style="{TITLE_STYLE}"><strong>Untrained {networks}: '
+        f'{", ".join(names)}</strong></p>\n'
+        f"<p>The pretrained ImageNet weights for {listed} were not available when this page was run. "
+        f"Every result on this page that comes from {'it' if len(missing) == 1 else 'them'} was "
+        f"computed by a {networks.rstrip('s')} with <em>random</em> weights, so "
+        f"{'its' if len(missing) == 1 else 'their'} predictions, filters and maps show nothing learned. "
+        f"To see the real results, run {code}python -m cnnbook download-weights</code> on a machine "
+        "with internet access and rebuild the book, or open this chapter in Colab.</p>\n"
+        f'<ul style="margin-bottom: 0.4em;">{"".join(details)}</ul>\n</div>'
     )
 
 
 def models_in(text: str) -> list[str]:
     """The model names of every notice in ``text`` (HTML), in order of appearance."""
-    return [html.unescape(name) for name in _MARKER_RE.findall(text)]
+    return [html.unescape(name) for names in _MARKER_RE.findall(text) for name in names.split(", ")]
 
 
 def _in_kernel() -> bool:
@@ -76,14 +105,29 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def untrained(name: str, reason: str, file: str = "", url: str = "") -> None:
-    """Tell the reader that ``name`` is untrained: a box in a notebook, a warning elsewhere."""
-    if _in_kernel():
-        from IPython.display import display
+# The notice shown by the cell that is running now: (its execution count, the networks, the handle
+# that updates the box in place).
+_current: dict = {"count": None, "missing": [], "handle": None}
 
-        display(
-            {"text/html": html_box(name, reason, file, url), "text/plain": message(name, reason)},
-            raw=True,
-        )
+
+def untrained(name: str, reason: str, file: str = "", url: str = "") -> None:
+    """Tell the reader that ``name`` is untrained: a box in a notebook, a warning elsewhere.
+
+    In a notebook, a second untrained network in the same cell joins the first one's box (the box
+    is updated in place, through its display id) instead of adding a box of its own."""
+    missing = Missing(name, reason, file, url)
+    if not _in_kernel():
+        warnings.warn(message([missing]), UntrainedNetworkWarning, stacklevel=3)
+        return
+    from IPython import get_ipython
+    from IPython.display import display
+
+    count = get_ipython().execution_count
+    if _current["count"] != count or _current["handle"] is None:
+        _current.update(count=count, missing=[], handle=None)
+    _current["missing"] = [m for m in _current["missing"] if m.name != name] + [missing]
+    bundle = {"text/html": html_box(_current["missing"]), "text/plain": message(_current["missing"])}
+    if _current["handle"] is None:
+        _current["handle"] = display(bundle, raw=True, display_id=True)
     else:
-        warnings.warn(message(name, reason), UntrainedNetworkWarning, stacklevel=3)
+        _current["handle"].update(bundle, raw=True)

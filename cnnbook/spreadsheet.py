@@ -160,6 +160,11 @@ class Downloads:
             f"(values only).</p>"
         )
 
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        # what a notebook shows where it cannot show the links, and what the PDF prints
+        printer.text(f"Verify it in a spreadsheet: {self.name}.xlsx (live formulas) and {self.name}.csv "
+                     "(values only), to download from this example's page on the book's website.")
+
     def __repr__(self) -> str:
         return f"Downloads({self.name}.xlsx, {self.name}.csv)"
 

@@ -6,11 +6,13 @@ One convention for every name: ``*_figure(...)`` makes a new matplotlib ``Figure
 ``draw_*(ax, ...)`` draws on axes the caller made (for a figure of several panels) and returns
 nothing. The three exceptions say what they return: ``conv_panels`` (figure, axes and the
 convolution's output, for the animation and the widget), ``conv_animation`` (a matplotlib
-animation) and ``animation_html`` (the animation as HTML).
+animation), ``animation_html`` (the animation as HTML) and ``animation_player`` (the same HTML, with
+the first frame as a picture for the PDF: a :class:`WebOutput`).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from html import escape
 from typing import Mapping, Sequence
@@ -212,12 +214,41 @@ def conv_animation(image: np.ndarray, kernel: np.ndarray, stride: int = 1, paddi
     return FuncAnimation(fig, draw, frames=len(positions), interval=interval, blit=False)
 
 
+class WebOutput:
+    """A cell output for every format the book is read in: ``html`` for the web page and a live
+    notebook (scripts run there), and a stand-in where they cannot, such as the PDF: ``png`` (a
+    picture) or, failing that, ``text``. Jupyter and Jupyter Book pick what suits them."""
+
+    def __init__(self, html: str, text: str, png: bytes | None = None) -> None:
+        if not text.strip():
+            raise ValueError("text must say in words what the output shows, got an empty string")
+        self.html, self.text, self.png = html, text, png
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = {"text/html": self.html, "text/plain": self.text}
+        if self.png is not None:
+            # as text, the way Jupyter sends pictures (raw bytes would stop the kernel's message)
+            bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        return bundle
+
+
 def animation_html(animation, alt: str, default_mode: str = "once") -> str:
     """The animation as self-contained HTML/JavaScript (frames embedded), and its figure closed.
 
     ``alt`` describes the animation for readers who cannot see it. The player's image starts out
     showing the first frame, so the page shows something before (or without) its JavaScript.
     """
+    return _player(animation, alt, default_mode)[0]
+
+
+def animation_player(animation, alt: str, default_mode: str = "once") -> WebOutput:
+    """The animation for a chapter: it plays on the web page and in a notebook; the PDF shows its
+    first frame; ``alt`` describes it for readers who cannot see it."""
+    html, first_frame = _player(animation, alt, default_mode)
+    return WebOutput(html, text=alt, png=first_frame)
+
+
+def _player(animation, alt: str, default_mode: str) -> tuple[str, bytes]:
     if not alt.strip():
         raise ValueError("alt must describe the animation in words")
     html = animation.to_jshtml(default_mode=default_mode)
@@ -228,8 +259,40 @@ def animation_html(animation, alt: str, default_mode: str = "once") -> str:
         raise RuntimeError("matplotlib's JSHTML player has changed: no first frame or player image found")
     # the frame is a JavaScript string continued over lines with backslashes: keep the base64 only
     header, payload = first.group(1).split(",", 1)
-    src = header + "," + re.sub(r"[^A-Za-z0-9+/=]", "", payload)
-    return html.replace(tag.group(0), f'<img id="{tag.group(1)}" alt="{escape(alt, quote=True)}" src="{src}">', 1)
+    payload = re.sub(r"[^A-Za-z0-9+/=]", "", payload)
+    src = header + "," + payload
+    html = html.replace(tag.group(0), f'<img id="{tag.group(1)}" alt="{escape(alt, quote=True)}" src="{src}">', 1)
+    return _offline_controls(html), base64.b64decode(payload)
+
+
+#: The player's Font Awesome 4 icons (fetched from a CDN, so missing offline) as inline SVG paths,
+#: which every browser draws (characters such as U+23EE are missing from many fonts).
+_PLAYER_ICONS = {
+    "fa-minus": "M2 7h12v2H2z",
+    "fa-fast-backward": "M15 2 9 8l6 6zM9 2 3 8l6 6zM1 2h2v12H1z",
+    "fa-step-backward": "M13 2 6 8l7 6zM3 2h2v12H3z",
+    "fa-play fa-flip-horizontal": "M12 2 3 8l9 6z",
+    "fa-pause": "M3 2h4v12H3zM9 2h4v12H9z",
+    "fa-play": "M4 2l9 6-9 6z",
+    "fa-step-forward": "M3 2l7 6-7 6zM11 2h2v12h-2z",
+    "fa-fast-forward": "M1 2l6 6-6 6zM7 2l6 6-6 6zM13 2h2v12h-2z",
+    "fa-plus": "M7 2h2v5h5v2H9v5H7V9H2V7h5z",
+}
+
+
+def _offline_controls(html: str) -> str:
+    """matplotlib's player, made to work without internet and with a screen reader: its buttons draw
+    their icons themselves instead of taking them from a CDN, and its frame slider gets a name."""
+    html, links = re.subn(r'<link rel="stylesheet"\s+href="https://[^"]*font-awesome[^"]*">', "", html)
+    for icon, path in _PLAYER_ICONS.items():
+        svg = (f'<svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14" style="vertical-align: -2px">'
+               f'<path fill="currentColor" d="{path}"/></svg>')
+        html = html.replace(f'<i class="fa {icon}"></i>', svg)
+    html, sliders = re.subn(r'(<input id="_anim_slider\w+" type="range")', r'\1 aria-label="Frame"', html)
+    if links != 1 or sliders != 1 or 'class="fa ' in html:
+        raise RuntimeError("matplotlib's JSHTML player has changed: its icon stylesheet, icons or slider "
+                           "are not where cnnbook.viz expects them")
+    return html
 
 
 def feature_maps_figure(maps, count: int = 32, columns: int = 8, title: str = "", size: float = 1.1) -> Figure:

@@ -14,7 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import checks
-from .viz import conv_panels, draw_grid
+from .conv import output_size, output_size_unrounded
+from .viz import WebOutput, conv_panels, draw_grid
 
 
 def explorer_figure(image: np.ndarray, kernel: np.ndarray, stride: int, padding: int) -> Figure:
@@ -125,3 +126,14 @@ def calculator_html(size: int = 224, kernel: int = 11, stride: int = 4, padding:
 }})();
 </script>
 """
+
+
+def calculator(size: int = 224, kernel: int = 11, stride: int = 4, padding: int = 2) -> WebOutput:
+    """The calculator for a chapter: the form on the web page and in a notebook, and where no
+    script can run (the PDF) the formula worked out for the starting values, in words."""
+    page = calculator_html(size, kernel, stride, padding)
+    exact = output_size_unrounded(size, kernel, stride, padding)
+    text = (f"Output-size calculator (it runs on the web page and in a notebook). For input size {size}, "
+            f"kernel {kernel}, stride {stride} and padding {padding}: ({size} + 2*{padding} - {kernel})/{stride} "
+            f"+ 1 = {exact:g} -> floor: output size {output_size(size, kernel, stride, padding)}.")
+    return WebOutput(page, text=text)

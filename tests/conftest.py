@@ -35,9 +35,11 @@ def _close_figures():
 # --- the whole book, built once per test session (tests/test_book.py, tests/test_browser.py) ---
 
 
-def build(source: Path, out: Path, env: dict[str, str], clean: bool = True) -> subprocess.CompletedProcess:
+def build(source: Path, out: Path, env: dict[str, str], clean: bool = True,
+          builder: str = "html") -> subprocess.CompletedProcess:
     """``jupyter-book build`` in strict mode: every cell error and Sphinx warning fails it."""
-    command = [str(JUPYTER_BOOK), "build", str(source), "--path-output", str(out), "-W", "--keep-going"]
+    command = [str(JUPYTER_BOOK), "build", str(source), "--path-output", str(out), "-W", "--keep-going",
+               "--builder", builder]
     if clean:
         command.append("--all")
     full_env = {**os.environ, **env}

@@ -114,3 +114,28 @@ def test_a_new_report_makes_the_next_build_run_the_appendix_again(tmp_path):
         store.cache_notebook_file(path, uri=str(page), check_validity=False)
     assert build_report.forget_cached_execution(tmp_path / "cache", build_report.APPENDIX) == 1
     assert [Path(r.uri).name for r in get_cache(tmp_path / "cache").list_cache_records()] == ["04-pooling.md"]
+
+
+def test_chapters_are_also_given_in_units_of_the_reference_workload(report):
+    import reference_workload
+
+    with pytest.raises(ValueError, match="threads and runs must be at least 1, got threads=0"):
+        reference_workload.measure(0)
+    first = {"threads": 1, "train_steps": 200, "batch": 64, "matmul_size": 1024,
+             "train_s": {"median": 2.0, "min": 1.9, "max": 2.2, "runs": 3},
+             "matmul_gflops": {"median": 100.0, "min": 90.0, "max": 110.0, "runs": 3}}
+    second = {**first, "train_s": {"median": 4.0, "min": 3.8, "max": 4.4, "runs": 3}}
+    combined = build_report.combine([first, second])
+    assert combined["train_s"] == {"median": 3.0, "min": 1.9, "max": 4.4, "runs": 6}
+    with_reference = {**report, "reference": combined}
+    assert build_report.in_reference_units(6.0, with_reference) == 2.0
+    assert build_report.in_reference_units(6.0, {k: v for k, v in report.items() if k != "reference"}) is None
+    text = build_report.summary(with_reference)
+    assert "reference workload   3.00 s" in text and "x reference" in text
+
+
+def test_the_reference_workload_measures_both_parts():
+    import reference_workload
+
+    assert reference_workload.train_seconds(steps=3) > 0
+    assert reference_workload.matmul_gflops(size=64, repeats=2) > 0

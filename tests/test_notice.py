@@ -7,7 +7,7 @@ from cnnbook import notice
 
 
 def test_box_is_a_warning_admonition_with_a_marker():
-    box = notice.html_box("vgg16", "no network", "/x/vgg16.pth", "https://example/vgg16.pth")
+    box = notice.html_box([notice.Missing("vgg16", "no network", "/x/vgg16.pth", "https://example/vgg16.pth")])
     assert 'class="admonition warning cnnbook-untrained"' in box
     assert "Untrained network: vgg16" in box
     assert "/x/vgg16.pth" in box and "https://example/vgg16.pth" in box
@@ -16,13 +16,14 @@ def test_box_is_a_warning_admonition_with_a_marker():
 
 
 def test_box_escapes_html_in_the_reason():
-    box = notice.html_box("alexnet", "<script>bad</script>")
+    box = notice.html_box([notice.Missing("alexnet", "<script>bad</script>")])
     assert "<script>" not in box and "&lt;script&gt;" in box
 
 
 def test_models_in_finds_every_notice_and_nothing_else():
-    page = notice.html_box("alexnet", "r") + "<p>alexnet</p>" + notice.html_box("resnet18", "r")
-    assert notice.models_in(page) == ["alexnet", "resnet18"]
+    page = notice.html_box([notice.Missing("alexnet", "r")]) + "<p>alexnet</p>" + notice.html_box(
+        [notice.Missing("vgg16", "r"), notice.Missing("resnet18", "r")])
+    assert notice.models_in(page) == ["alexnet", "vgg16", "resnet18"]
     assert notice.models_in("<div class='admonition warning'>other</div>") == []
 
 
@@ -32,19 +33,62 @@ def test_outside_a_notebook_it_is_a_python_warning(monkeypatch):
         notice.untrained("alexnet", "no network")
 
 
-def test_in_a_notebook_it_is_a_box_on_the_page_and_not_stderr(monkeypatch):
-    shown = []
-    monkeypatch.setattr(notice, "_in_kernel", lambda: True)
-    import IPython.display
+class FakeShell:
+    """Just enough of a kernel's IPython shell: an execution count, and displays that can be updated."""
 
-    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    def __init__(self, monkeypatch):
+        import IPython
+        import IPython.display
+
+        self.execution_count = 1
+        self.outputs: dict[int, dict] = {}  # display id -> the bundle it shows now
+        monkeypatch.setattr(notice, "_in_kernel", lambda: True)
+        monkeypatch.setattr(IPython, "get_ipython", lambda: self)
+        monkeypatch.setattr(IPython.display, "display", self.display)
+        monkeypatch.setattr(notice, "_current", {"count": None, "missing": [], "handle": None})
+
+    def display(self, bundle, raw=False, display_id=None):
+        assert raw is True and display_id is True
+        shell, key = self, len(self.outputs)
+        self.outputs[key] = bundle
+
+        class Handle:
+            def update(self, bundle, raw=False):
+                assert raw is True
+                shell.outputs[key] = bundle
+
+        return Handle()
+
+
+def test_in_a_notebook_it_is_a_box_on_the_page_and_not_stderr(monkeypatch):
+    shell = FakeShell(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a warning here would reach the page as stderr
         notice.untrained("alexnet", "no network", "/f.pth", "https://u")
-    (bundle, raw), = shown
-    assert raw is True
+    (bundle,) = shell.outputs.values()
     assert notice.models_in(bundle["text/html"]) == ["alexnet"]
     assert "UNTRAINED NETWORK" in bundle["text/plain"]
+
+
+def test_networks_loaded_in_one_cell_share_one_box_and_the_next_cell_gets_its_own(monkeypatch):
+    shell = FakeShell(monkeypatch)
+    for name in ("alexnet", "vgg16", "resnet18", "vgg16"):  # vgg16 twice: listed once
+        notice.untrained(name, "offline", f"/cache/{name}.pth", f"https://u/{name}.pth")
+    (bundle,) = shell.outputs.values()
+    box = bundle["text/html"]
+    assert notice.models_in(box) == ["alexnet", "resnet18", "vgg16"]
+    assert box.count("warning cnnbook-untrained") == 1 and "Untrained networks: alexnet, resnet18, vgg16" in box
+    assert all(f"/cache/{name}.pth" in box for name in ("alexnet", "vgg16", "resnet18"))
+    assert "'alexnet', 'resnet18' and 'vgg16'" in bundle["text/plain"]
+    shell.execution_count = 2
+    notice.untrained("alexnet", "offline")
+    assert [notice.models_in(b["text/html"]) for b in shell.outputs.values()] == [
+        ["alexnet", "resnet18", "vgg16"], ["alexnet"]]
+
+
+def test_an_empty_box_is_refused():
+    with pytest.raises(ValueError, match="at least one Missing network"):
+        notice.html_box([])
 
 
 def test_not_in_a_kernel_when_ipython_has_no_shell():
@@ -65,7 +109,7 @@ def contrast(foreground: str, background: str) -> float:
 def test_the_box_brings_its_own_readable_colours_for_any_theme():
     """Dark mode must not leave the notice dark on dark: the box, its title and its code spans set
     both their text and background colours, with at least WCAG AAA contrast (7:1)."""
-    box = notice.html_box("resnet18", "offline", file="/cache/r.pth", url="https://x/r.pth")
+    box = notice.html_box([notice.Missing("resnet18", "offline", file="/cache/r.pth", url="https://x/r.pth")])
     colour = lambda style, key: re.search(rf"(?<![-\w]){key}: (#[0-9a-f]{{6}})", style)[1]  # noqa: E731
     for element, style in (("div", notice.BOX_STYLE), ("p", notice.TITLE_STYLE)):
         assert f'<{element} class="admonition' in box and f'style="{style}"' in box

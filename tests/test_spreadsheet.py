@@ -98,6 +98,16 @@ def test_downloads_embed_both_files():
     assert text.startswith("input\n1,0,0,0,0,1\n") and "feature map\n3,-1,-3,-1\n" in text
 
 
+def test_where_links_cannot_work_the_downloads_say_where_to_find_the_files():
+    """The PDF and a plain-text notebook view show text/plain: words, not a Python repr."""
+    from IPython.core.formatters import DisplayFormatter
+
+    shown, _ = DisplayFormatter().format(spreadsheet.conv_downloads("six-by-six", LECTURE_IMAGE, FILTER1))
+    assert set(shown) == {"text/html", "text/plain"}
+    assert shown["text/plain"].startswith("Verify it in a spreadsheet: six-by-six.xlsx (live formulas) and six-by-six.csv")
+    assert "Downloads(" not in shown["text/plain"]
+
+
 def test_bad_input_is_explained():
     with pytest.raises(ValueError, match="image must be a 2-D grid"):
         spreadsheet.conv_workbook(np.ones((2, 4, 4)), np.ones((2, 3, 3)))

@@ -1,3 +1,5 @@
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -72,6 +74,32 @@ def test_conv_animation_moves_the_window_and_fills_the_map(stride, padding):
         viz.animation_html(animation, alt=" ")
 
 
+def test_the_player_plays_on_the_web_and_shows_its_first_frame_where_scripts_cannot_run():
+    """The PDF (LaTeX) takes image/png before text/plain and has no text/html: it gets frame 0."""
+    import base64
+    import json
+    import re
+
+    animation = viz.conv_animation(LECTURE_IMAGE, FILTER1, stride=2)
+    bundle = viz.animation_player(animation, alt="the window slides")._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "image/png", "text/plain"}
+    assert "play_animation" in bundle["text/html"] and bundle["text/plain"] == "the window slides"
+    # offline and accessible: no stylesheet from a CDN, no icon font, a named slider, named buttons
+    player = bundle["text/html"]
+    assert "https://" not in player and 'class="fa' not in player
+    assert re.search(r'<input id="_anim_slider\w+" type="range" aria-label="Frame"', player)
+    assert player.count('<svg aria-hidden="true"') == player.count("<button") == 9
+    assert player.count('aria-label="') >= 9 + 1
+    frames = [base64.b64decode(re.sub(r"[^A-Za-z0-9+/=]", "", f))
+              for f in re.findall(r'frames\[\d+\] = "data:image/png;base64,([^"]+)"', bundle["text/html"])]
+    assert len(frames) == 4 and len(set(frames)) == 4  # a 2x2 map: four different frames
+    first = base64.b64decode(bundle["image/png"], validate=True)
+    assert first == frames[0] and first.startswith(b"\x89PNG")
+    json.dumps(bundle)  # a kernel sends it as JSON
+    with pytest.raises(ValueError, match="text must say in words"):
+        viz.WebOutput("<p>x</p>", text="")
+
+
 def test_animation_rejects_what_conv2d_rejects():
     with pytest.raises(ValueError, match="kernel is 7 pixels"):
         viz.conv_animation(LECTURE_IMAGE, np.ones((7, 7)))
@@ -103,7 +131,7 @@ def test_every_public_function_follows_the_naming_convention():
 
     from matplotlib.figure import Figure
 
-    exceptions = {"conv_panels", "conv_animation", "animation_html"}
+    exceptions = {"conv_panels", "conv_animation", "animation_html", "animation_player"}
     public = {name: f for name, f in inspect.getmembers(viz, inspect.isfunction)
               if f.__module__ == viz.__name__ and not name.startswith("_")}
     assert exceptions <= set(public)

@@ -42,6 +42,14 @@ def test_calculator_embeds_the_formula_and_defaults():
     assert 'name="size" value="224"' in page and 'name="padding" value="2"' in page
 
 
+def test_the_calculator_works_the_formula_out_in_words_where_no_script_runs():
+    bundle = widgets.calculator(size=27, kernel=3, stride=2, padding=0)._repr_mimebundle_()
+    assert "function cnnbookOutputSize" in bundle["text/html"] and "image/png" not in bundle
+    assert "(27 + 2*0 - 3)/2 + 1 = 13 -> floor: output size 13." in bundle["text/plain"]
+    with pytest.raises(ValueError, match="stride must be a whole number >= 1, got 0"):
+        widgets.calculator(stride=0)
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is needed to run the calculator's JavaScript")
 def test_calculator_javascript_agrees_with_output_size(tmp_path):
     rng = random.Random(0)
