@@ -262,6 +262,20 @@ def test_receptive_field_grows_by_two_per_layer_after_the_first():
 # --- the capture task -----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("density", [0.08, 0.12, 0.3])
+def test_the_quick_capture_check_finds_exactly_the_moves_that_capture(density):
+    """atari_positions turns boards down with capturing_points; it must agree with judging every move."""
+    from cnnbook.alphago.atari import capturing_points
+
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        draw = rng.random((19, 19))
+        board = np.where(draw < density, BLACK, np.where(draw < 2 * density, WHITE, EMPTY)).astype(np.int8)
+        position = alphago.Position(board, BLACK if rng.random() < 0.5 else WHITE)
+        judged = {point for point, result in alphago.move_results(position).items() if result.captured > 0}
+        assert capturing_points(position) == judged
+
+
 def test_atari_positions_have_exactly_one_capturing_move_and_repeat():
     data = alphago.atari_positions(30, seed=3)
     assert data.planes.shape == (30, 48, 19, 19) and data.legal.shape == (30, 361)

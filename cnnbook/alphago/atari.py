@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .. import checks
-from .go import BLACK, EMPTY, SIZE, WHITE, Position, legal_mask, move_results
+from .go import BLACK, EMPTY, SIZE, WHITE, LibertyAnalysis, Position, legal_mask, move_results
 from .planes import encode
 
 
@@ -49,13 +49,22 @@ def atari_positions(n: int, seed: int = 0, density: float = 0.12, size: int = SI
         board = np.where(draw < density, BLACK, np.where(draw < 2 * density, WHITE, EMPTY)).astype(np.int8)
         to_play = BLACK if rng.random() < 0.5 else WHITE
         position = Position(board, to_play)
-        results = move_results(position)
-        captures = [point for point, result in results.items() if result.captured > 0]
+        captures = capturing_points(position)
         if len(captures) != 1:
             continue
         (r, c), = captures
+        results = move_results(position)
         positions.append(position)
         moves.append(int(r) * size + int(c))
         planes.append(encode(position, results))
         legal.append(torch.from_numpy(legal_mask(results, board.shape)).flatten())
     return AtariPositions(torch.stack(planes), torch.tensor(moves), torch.stack(legal), positions)
+
+
+def capturing_points(position: Position) -> set[tuple[int, int]]:
+    """The points where the side to play captures: the last liberty of each opponent string in
+    atari (a move that captures is always legal). Far cheaper than judging every point's move, so
+    most random boards are turned down before :func:`move_results` runs."""
+    analysis = LibertyAnalysis(position)
+    return {next(iter(free)) for stones, free in zip(analysis.stones, analysis.liberty_points)
+            if len(free) == 1 and stones and position.board[stones[0]] == position.opponent}
