@@ -6,6 +6,7 @@ Used by chapters 2 and 3.
 from __future__ import annotations
 
 import html
+import io
 import json
 import uuid
 from typing import Mapping
@@ -31,32 +32,36 @@ def explorer_figure(image: np.ndarray, kernel: np.ndarray, stride: int, padding:
 def conv_explorer(image: np.ndarray, kernels: Mapping[str, np.ndarray], max_stride: int = 3, max_padding: int = 2):
     """An ipywidgets explorer: pick a kernel, a stride and a padding, and see the feature map.
 
-    Needs a live Jupyter kernel; on a static page its controls would do nothing, so chapters hide
-    its output there and show a pre-computed fallback instead.
+    Needs a live Jupyter kernel; on a static page its controls would do nothing, so chapters show a
+    pre-computed fallback instead. The figure is drawn into an ``Image`` widget (a PNG), not shown
+    through an ``Output`` widget: an Output widget makes a notebook runner such as nbclient route
+    every display back into the kernel, and with ipykernel 7 that run could hang on this cell.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import display
 
     kernel = widgets.Dropdown(options=list(kernels), description="kernel")
     stride = widgets.IntSlider(value=1, min=1, max=max_stride, description="stride")
     padding = widgets.IntSlider(value=0, min=0, max=max_padding, description="padding")
-    out = widgets.Output()
+    picture = widgets.Image(format="png")
+    message = widgets.HTML()
 
     def update(change=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            try:
-                fig = explorer_figure(image, kernels[kernel.value], stride.value, padding.value)
-                display(fig)
-                plt.close(fig)
-            except ValueError as err:  # for example a kernel larger than the padded image
-                print(f"Not possible: {err}")
+        try:
+            fig = explorer_figure(image, kernels[kernel.value], stride.value, padding.value)
+        except ValueError as err:  # for example a kernel larger than the padded image
+            message.value = f"<p>Not possible: {html.escape(str(err))}</p>"
+            picture.layout.display = "none"
+            return
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80)
+        plt.close(fig)
+        picture.value, picture.layout.display, message.value = buffer.getvalue(), None, ""
 
     for control in (kernel, stride, padding):
         control.observe(update, names="value")
     update()
-    return widgets.VBox([widgets.HBox([kernel, stride, padding]), out])
+    return widgets.VBox([widgets.HBox([kernel, stride, padding]), message, picture])
 
 
 #: The output-size formula in JavaScript, for the website's calculator (tested against Python).

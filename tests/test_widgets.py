@@ -30,10 +30,23 @@ def test_explorer_redraws_when_a_control_changes(monkeypatch):
     assert calls == [(1, 0), (2, 0), (2, 1), (2, 1)]
 
 
-def test_explorer_explains_an_impossible_setting(capsys):
-    # Outside a kernel the Output widget does not capture, so the message reaches stdout.
-    widgets.conv_explorer(np.ones((2, 2)), {"big": np.ones((3, 3))})
-    assert "Not possible: kernel is 3 pixels" in capsys.readouterr().out
+def test_explorer_explains_an_impossible_setting_and_draws_the_possible_ones():
+    box = widgets.conv_explorer(np.ones((2, 2)), {"big": np.ones((3, 3))})
+    _, message, picture = box.children
+    assert "Not possible: kernel is 3 pixels" in message.value and picture.layout.display == "none"
+    padding = box.children[0].children[2]
+    padding.value = 1  # 4x4 with the padding: the 3x3 kernel fits
+    assert message.value == "" and bytes(picture.value).startswith(b"\x89PNG") and picture.layout.display is None
+
+
+def test_the_explorer_uses_no_output_widget():
+    """An Output widget makes nbclient send every display back into the kernel (it hung a run)."""
+    import ipywidgets
+
+    box = widgets.conv_explorer(LECTURE_IMAGE, KERNELS)
+    everything = [box, *box.children, *box.children[0].children]
+    assert not any(isinstance(w, ipywidgets.Output) for w in everything)
+    assert isinstance(box.children[2], ipywidgets.Image) and bytes(box.children[2].value).startswith(b"\x89PNG")
 
 
 def test_calculator_embeds_the_formula_and_defaults():
