@@ -10,7 +10,8 @@ build (``--all -W --keep-going``):
 - a cold build (an empty jupyter-cache: every chapter executes);
 - a rebuild with nothing changed (nothing may execute);
 - a rebuild after a code cell is added to one chapter (only that chapter may execute);
-- each chapter's execution time, as jupyter-cache recorded it in the cold build;
+- each chapter's execution time, as jupyter-cache recorded it in the cold build (which executes the
+  chapters in parallel, one per core), and the peak of the kernels' memory added up in that build;
 - each chapter's peak memory (its kernel's RSS, plus its children's own memory), run on its own,
   and that of a kernel which only imports PyTorch, torchvision and matplotlib (what every chapter
   holds before it computes anything);
@@ -33,10 +34,12 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -56,11 +59,31 @@ EDITED = "book/04-pooling.md"
 REPORT = REPO / "cnnbook" / "report.json"  # in the package: Colab's notebooks read it too
 APPENDIX = REPO / "book" / "how-this-book-is-built.md"  # the page that shows the report
 
+#: The serial build before issue 19, measured again on one machine with the reference workload
+#: beside it: medians of three runs of this script with ``--plant``, run on a checkout of commit
+#: 2bbe8d5 (the chapters and package before the parallel build) with this file,
+#: reference_workload.py and cnnbook/build/parallel.py (for ``plan`` only) copied in:
+#: issue 19 asks for 150 s where that build took 178 s and 25 s where its slowest chapter took
+#: 34 s, that is 150/178 and 25/34 of them, here in reference workloads.
+CALIBRATION = {"commit": "2bbe8d5", "measured": "2026-11-26", "cold_build_s": 293.6,
+               "slowest_chapter_s": 48.8, "reference_s": 4.35}
+COLD_X = round(150 / 178 * CALIBRATION["cold_build_s"] / CALIBRATION["reference_s"], 1)
+CHAPTER_X = round(25 / 34 * CALIBRATION["slowest_chapter_s"] / CALIBRATION["reference_s"], 1)
+
+#: The budgets, for a 2-core machine like CI's (cnnbook.costs.budget_checks compares a report with
+#: them). Seconds differ by more than 2x between machines that look alike, so the time budgets are
+#: multiples: of the chapters' own times added up, or of the reference workload timed in the same
+#: run (benchmarks/reference_workload.py). The two in reference workloads carry issue 19's budgets
+#: (150 s where the last serial report measured a 178 s clean build, 25 s where its slowest chapter
+#: took 34 s) over to any machine, through the serial build measured again on this machine, with the
+#: reference beside it: see CALIBRATION.
 BUDGETS = {
-    "cold_build_s": 300,
-    "warm_rebuild_s": 30,
-    "chapter_s": 60,
+    "cold_build_share": 0.6,
+    "cold_build_x_reference": COLD_X,
+    "chapter_x_reference": CHAPTER_X,
+    "warm_rebuild_s": 10,
     "chapter_peak_rss_mb": 1500,
+    "cold_build_kernels_rss_mb": 3000,  # two chapters at once on two cores, each within its 1500 MB
     "gradcam_ratio_batch1": 1.15,
 }
 
@@ -94,20 +117,75 @@ def copy_sources(dst: Path) -> Path:
     return dst
 
 
-def build(src: Path, out: Path, env: dict[str, str], clean: bool) -> tuple[float, list[str], str]:
-    """One strict build; returns (seconds, pages it executed, log)."""
+def build(src: Path, out: Path, env: dict[str, str], clean: bool) -> tuple[float, list[str], str, float | None]:
+    """One strict build; returns (seconds, pages it executed, log, and for a clean build the peak of
+    its kernels' memory added up in MB, None for a rebuild or where no kernel was seen)."""
     command = [str(JUPYTER_BOOK), "build", str(src), "--path-output", str(out), "-W", "--keep-going"]
     if clean:
         command.append("--all")
     full_env = {**os.environ, **env}
     full_env.pop("MPLBACKEND", None)
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=1800)
-    seconds = time.perf_counter() - start
-    log = result.stdout + result.stderr
-    if result.returncode != 0:
+    with tempfile.TemporaryFile("w+") as output:
+        # its own session: a build that runs too long is stopped with every kernel and worker it started
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, env=full_env,
+                                   start_new_session=True)
+        kernels = KernelsMemory(process.pid if clean else None)
+        with kernels:
+            try:
+                returncode = process.wait(timeout=1800)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                raise
+        seconds = time.perf_counter() - start
+        output.seek(0)
+        log = output.read()
+    if returncode != 0:
         raise RuntimeError(f"the build failed:\n{log[-3000:]}")
-    return seconds, executed_pages(log), log
+    return seconds, executed_pages(log), log, kernels.peak_mb
+
+
+class KernelsMemory:
+    """While inside: five times a second, the memory of all the Jupyter kernels under process ``pid``
+    added up, each counted as :func:`chapter_resources.kernel_memory` counts one (its RSS, plus what
+    its own children hold privately). ``peak_mb`` is the largest sum (None if no kernel was seen,
+    or ``pid`` is None: nothing is sampled). RSS counts the libraries that two kernels share twice,
+    so the sum errs on the high side of what the machine needed."""
+
+    INTERVAL_S = 0.2  # each sample reads every process under the build once: light beside a build
+
+    def __init__(self, pid: int | None):
+        self.root, self.peak_mb = (psutil.Process(pid) if pid else None), None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "KernelsMemory":
+        if self.root is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.INTERVAL_S):
+            try:
+                processes = self.root.children(recursive=True)
+            except psutil.Error:
+                return
+            total, seen = 0, False
+            for process in processes:
+                try:
+                    if "ipykernel_launcher" in " ".join(process.cmdline()):
+                        total += chapter_resources.kernel_memory(process)
+                        seen = True
+                except psutil.Error:  # it ended between the listing and the reading
+                    pass
+            if seen:
+                self.peak_mb = max(self.peak_mb or 0.0, total / 1e6)
 
 
 def executed_pages(log: str) -> list[str]:
@@ -127,28 +205,32 @@ def execution_seconds(out: Path) -> dict[str, float]:
 
 
 def measure_builds(runs: int, env: dict[str, str]) -> dict:
-    cold, warm, edit, chapters = [], [], [], {}
+    cold, warm, edit, chapters, kernels = [], [], [], {}, []
     warm_executed, edit_executed = set(), set()
     for run in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             src = copy_sources(Path(tmp) / "src")
             out = Path(tmp) / "out"
-            seconds, executed, _ = build(src, out, env, clean=True)
+            seconds, executed, _, peak = build(src, out, env, clean=True)
             cold.append(seconds)
+            if peak is None:
+                raise RuntimeError("the clean build ran no kernel that could be sampled: nothing to measure")
+            kernels.append(peak)
             for page, value in execution_seconds(out).items():
                 chapters.setdefault(page, []).append(value)
-            seconds, executed, _ = build(src, out, env, clean=False)
+            seconds, executed, _, _ = build(src, out, env, clean=False)
             warm.append(seconds)
             warm_executed |= set(executed)
             chapter = src / EDITED
             chapter.write_text(chapter.read_text() + f"\n```{{code-cell}} ipython3\n# an edit, run {run}\n```\n")
-            seconds, executed, _ = build(src, out, env, clean=False)
+            seconds, executed, _, _ = build(src, out, env, clean=False)
             edit.append(seconds)
             edit_executed |= set(executed)
-        print(f"  build run {run + 1}/{runs}: cold {cold[-1]:.0f} s, warm {warm[-1]:.1f} s, one chapter "
-              f"{edit[-1]:.1f} s", flush=True)
+        print(f"  build run {run + 1}/{runs}: cold {cold[-1]:.0f} s (kernels at most {kernels[-1]:.0f} MB "
+              f"together), warm {warm[-1]:.1f} s, one chapter {edit[-1]:.1f} s", flush=True)
     return {
         "cold_build_s": spread(cold),
+        "cold_build_kernels_rss_mb": spread(kernels),
         "warm_rebuild_s": {**spread(warm), "executed": sorted(warm_executed)},
         "one_chapter_rebuild_s": {**spread(edit), "edited": Path(EDITED).stem, "executed": sorted(edit_executed)},
         "chapter_s": {page.stem: spread(chapters[page.stem]) for page in notebooks.chapters(REPO) if page.stem in chapters},
@@ -255,31 +337,31 @@ def in_reference_units(seconds: float, report: dict) -> float | None:
 
 
 def summary(report: dict) -> str:
-    """The report as text, each figure beside its budget."""
-    b = report["budgets"]
+    """The report as text: every budget beside what was measured, then each chapter."""
+    from cnnbook import costs
+
     lines = [f"{report['machine']['cpu']}, {report['machine']['cores']} cores; weights: {report['weights']}; "
-             f"median (min-max) of {report['runs']} runs",
-             f"cold build        {report['cold_build_s']['median']:7.1f} s  budget {b['cold_build_s']} s",
-             f"warm rebuild      {report['warm_rebuild_s']['median']:7.1f} s  budget {b['warm_rebuild_s']} s, "
-             f"executed {report['warm_rebuild_s']['executed'] or 'nothing'}",
-             f"one-chapter edit  {report['one_chapter_rebuild_s']['median']:7.1f} s  executed "
-             f"{report['one_chapter_rebuild_s']['executed']} (edited {report['one_chapter_rebuild_s']['edited']})",
-             f"kernel after importing torch, torchvision, matplotlib: "
-             f"{report['libraries_rss_mb']['median']:.0f} MB",
-             f"{'chapter':<30} {'seconds':>8} {'x reference':>12} {'peak RSS MB':>12}"]
+             f"median (min-max) of {report['runs']} runs"]
     reference = report.get("reference")
     if reference:
-        lines.insert(1, f"reference workload {reference['train_s']['median']:6.2f} s  ({reference['train_steps']} "
-                        f"training steps of a small CNN, {reference['threads']} thread(s); "
-                        f"{reference['matmul_gflops']['median']:.0f} GFLOP/s in a {reference['matmul_size']}^2 matmul)")
+        lines.append(f"reference workload {reference['train_s']['median']:6.2f} s  ({reference['train_steps']} "
+                     f"training steps of a small CNN, {reference['threads']} thread(s); "
+                     f"{reference['matmul_gflops']['median']:.0f} GFLOP/s in a {reference['matmul_size']}^2 matmul)")
+    for check in costs.budget_checks(report):
+        verdict = {True: "ok", False: "OVER", None: "-"}[check["within"]]
+        lines.append(f"{verdict:<4} {check['what']}: {check['measured']} (budget {check['budget']})")
+    lines += [f"warm rebuild executed {report['warm_rebuild_s']['executed'] or 'nothing'}; one-chapter edit "
+              f"{report['one_chapter_rebuild_s']['median']:.1f} s executed {report['one_chapter_rebuild_s']['executed']} "
+              f"(edited {report['one_chapter_rebuild_s']['edited']})",
+              f"kernel after importing torch, torchvision, matplotlib: {report['libraries_rss_mb']['median']:.0f} MB",
+              f"{'chapter':<30} {'seconds':>8} {'x reference':>12} {'peak RSS MB':>12}"]
     for page, t in report["chapter_s"].items():
-        rss = report["chapter_peak_rss_mb"].get(page, {}).get("median", float("nan"))
+        rss = report["chapter_peak_rss_mb"].get(page, {}).get("max", float("nan"))
         units = in_reference_units(t["median"], report)
         lines.append(f"{page:<30} {t['median']:8.1f} {units if units is not None else float('nan'):12.1f} {rss:12.0f}")
     g = report["gradcam_ms"]["1"]
-    lines.append(f"Grad-CAM batch 1: {g['cnnbook.gradcam']['ratio']:.2f}x forward-only (budget "
-                 f"{b['gradcam_ratio_batch1']}x)" + (f", pytorch-grad-cam {g['pytorch-grad-cam']['ratio']:.2f}x"
-                                                     if "pytorch-grad-cam" in g else ""))
+    if "pytorch-grad-cam" in g:
+        lines.append(f"pytorch-grad-cam, batch 1: {g['pytorch-grad-cam']['ratio']:.2f}x forward-only")
     return "\n".join(lines)
 
 

@@ -59,3 +59,56 @@ def with_cost_note(text: str, note: str) -> str:
         elif stripped == fence:
             fence = None
     raise ValueError("the page has no '# title' line to put its cost under")
+
+
+def budget_checks(report: dict) -> list[dict]:
+    """Each budget of ``report`` beside what the report measured: one row per budget, with ``what``,
+    ``measured`` and ``budget`` (both as text), and ``within`` (True, False, or None where this
+    report did not measure it). Time budgets are multiples of the reference workload timed in the
+    same run (machines that look alike differ by more than two times in seconds), or of the
+    chapters' own times; the rebuild's is in seconds, because it runs no chapter. Times are medians
+    over the runs, as the budgets were set on medians (``benchmarks/build_report.py``); memory is
+    the largest reading, as in :func:`chapter_within_budget`."""
+    budgets, chapters, memory = report["budgets"], report["chapter_s"], report["chapter_peak_rss_mb"]
+    reference = report.get("reference", {}).get("train_s", {}).get("median")
+    total = sum(entry["median"] for entry in chapters.values())
+    slowest = max(chapters, key=lambda page: chapters[page]["median"])
+    largest = max(memory, key=lambda page: memory[page]["max"])
+    cold = report["cold_build_s"]["median"]
+    together = report.get("cold_build_kernels_rss_mb", {}).get("max")
+    gradcam = report["gradcam_ms"]["1"]["cnnbook.gradcam"]["ratio"]
+
+    def row(what: str, measured: float | None, budget: float, unit: str, text=lambda value: "") -> dict:
+        return {"what": what, "measured": "not measured in this report" if measured is None else text(measured),
+                "budget": f"{budget:g}{unit}", "within": None if measured is None else measured <= budget}
+
+    in_units = (lambda seconds: None) if reference is None else (lambda seconds: seconds / reference)
+    return [
+        row("clean build against its chapters' execution times added up", cold / total,
+            budgets["cold_build_share"], "x", lambda v: f"{v:.2f}x ({cold:.0f} s against {total:.0f} s)"),
+        row("clean build, in reference workloads", in_units(cold), budgets["cold_build_x_reference"], "",
+            lambda v: f"{v:.1f} ({cold:.0f} s)"),
+        row(f"slowest chapter ({slowest}), in reference workloads", in_units(chapters[slowest]["median"]),
+            budgets["chapter_x_reference"], "", lambda v: f"{v:.1f} ({chapters[slowest]['median']:.1f} s)"),
+        row("rebuild with nothing changed", report["warm_rebuild_s"]["median"], budgets["warm_rebuild_s"], " s",
+            lambda v: f"{v:.1f} s"),
+        row(f"peak memory of a chapter on its own ({largest})", memory[largest]["max"],
+            budgets["chapter_peak_rss_mb"], " MB", lambda v: f"{v:.0f} MB"),
+        row("peak memory of the chapters running at once in the clean build, added up", together,
+            budgets["cold_build_kernels_rss_mb"], " MB", lambda v: f"{v:.0f} MB"),
+        row("Grad-CAM on ResNet18, batch 1, against a forward pass alone", gradcam,
+            budgets["gradcam_ratio_batch1"], "x", lambda v: f"{v:.2f}x"),
+    ]
+
+
+def chapter_within_budget(report: dict, page: str) -> bool | None:
+    """Whether chapter ``page`` kept to the per-chapter budgets: its median time in reference
+    workloads and its largest memory reading. None where the report lacks the reference workload or
+    the page's memory."""
+    reference = report.get("reference", {}).get("train_s", {}).get("median")
+    memory = report["chapter_peak_rss_mb"].get(page)
+    if reference is None or memory is None:
+        return None
+    budgets = report["budgets"]
+    return (report["chapter_s"][page]["median"] / reference <= budgets["chapter_x_reference"]
+            and memory["max"] <= budgets["chapter_peak_rss_mb"])

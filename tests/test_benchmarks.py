@@ -27,10 +27,15 @@ def test_report_covers_every_chapter_and_every_budget(report):
     assert report["budgets"] == build_report.BUDGETS
     for entry in [report["cold_build_s"], report["warm_rebuild_s"], report["one_chapter_rebuild_s"],
                   *report["chapter_s"].values(), *report["chapter_peak_rss_mb"].values(),
-                  report["libraries_rss_mb"]]:
+                  report["libraries_rss_mb"], report["cold_build_kernels_rss_mb"]]:
         assert entry["min"] <= entry["median"] <= entry["max"] and entry["runs"] == report["runs"]
     assert {"forward only", "cnnbook.gradcam"} <= set(report["gradcam_ms"]["1"])
     assert report["machine"]["cores"] >= 1 and report["weights"]
+    reference = report["reference"]
+    for entry in (reference["train_s"], reference["matmul_gflops"]):
+        assert 0 < entry["min"] <= entry["median"] <= entry["max"] and entry["runs"] == 2 * report["runs"]
+    # the sampler saw the kernels of the clean build: together more than one kernel with the libraries
+    assert report["cold_build_kernels_rss_mb"]["min"] > report["libraries_rss_mb"]["max"]
     # every chapter that imports PyTorch holds at least what the libraries alone take
     torch_pages = [p.stem for p in notebooks.chapters(ROOT) if "import torch" in p.read_text()]
     assert torch_pages and all(report["chapter_peak_rss_mb"][page]["max"] >= report["libraries_rss_mb"]["min"]
@@ -45,8 +50,45 @@ def test_incremental_builds_execute_only_what_changed(report):
 
 def test_summary_puts_each_figure_beside_its_budget(report):
     text = build_report.summary(report)
-    assert f"budget {build_report.BUDGETS['cold_build_s']} s" in text
+    for check in costs.budget_checks(report):
+        assert f"{check['what']}: {check['measured']} (budget {check['budget']})" in text
     assert all(page in text for page in report["chapter_s"])
+
+
+@pytest.mark.xfail(strict=True, reason="issue 19 is open: in the report of 2026-11-26 chapters 8, 9 and 10 are "
+                   "over the per-chapter time budget and chapter 10 over the memory budget; once a new "
+                   "report keeps to every budget this test passes, and strict=True makes that an error "
+                   "until this marker is removed")
+def test_the_measured_book_keeps_to_every_budget(report):
+    """The report the appendix shows was measured with the parallel build and the reference
+    workload, and is within every budget (a report over one would say so on the page: fix the
+    book or the budget, then measure again)."""
+    checks = costs.budget_checks(report)
+    assert len(checks) == 7 and all(check["within"] is True for check in checks), checks
+    assert all(costs.chapter_within_budget(report, page) for page in report["chapter_s"])
+
+
+def test_budget_checks_compare_in_reference_units_and_say_what_was_not_measured(report):
+    budgets = {**build_report.BUDGETS, "chapter_x_reference": 4.0, "cold_build_x_reference": 40.0,
+               "cold_build_share": 0.6}
+    reference = {**report["reference"], "train_s": {"median": 5.0, "min": 5.0, "max": 5.0, "runs": 1}}
+    made = {**report, "budgets": budgets, "reference": reference,
+            "chapter_s": {"a": {"median": 19.0, "min": 19.0, "max": 19.0, "runs": 1},
+                          "b": {"median": 21.0, "min": 20.0, "max": 22.0, "runs": 1}},
+            "chapter_peak_rss_mb": {"a": {"median": 900, "min": 900, "max": 900, "runs": 1},
+                                    "b": {"median": 1000, "min": 1000, "max": 1000, "runs": 1}},
+            "cold_build_s": {"median": 30.0, "min": 30.0, "max": 30.0, "runs": 1}}
+    rows = {row["what"]: row for row in costs.budget_checks(made)}
+    share = rows["clean build against its chapters' execution times added up"]
+    assert share["measured"].startswith("0.75x") and share["within"] is False  # 30 s / (19 + 21) s > 0.6
+    slowest = rows["slowest chapter (b), in reference workloads"]
+    assert slowest["measured"] == "4.2 (21.0 s)" and slowest["within"] is False  # its median run
+    assert costs.chapter_within_budget(made, "a") and not costs.chapter_within_budget(made, "b")
+    lacking = {k: v for k, v in made.items() if k not in ("reference", "cold_build_kernels_rss_mb")}
+    rows = {row["what"]: row for row in costs.budget_checks(lacking)}
+    assert rows["clean build, in reference workloads"]["within"] is None
+    assert "not measured" in rows["peak memory of the chapters running at once in the clean build, added up"]["measured"]
+    assert costs.chapter_within_budget(lacking, "a") is None
 
 
 def test_spread_and_the_executed_pages_of_a_build_log():

@@ -455,3 +455,29 @@ def test_chapter_1_shows_the_cnn_surviving_shifts_that_break_the_mlp(book):
     assert cnn_far > 0.8 and mlp_far < 0.5
     assert int(run[6].replace(",", "")) < int(run[7].replace(",", "")) / 3
 
+
+
+def test_mathjax_is_copied_once_and_again_when_a_part_is_missing(tmp_path, monkeypatch):
+    """The build copies MathJax into _static once; a rebuild copies nothing, unless a part is gone."""
+    from types import SimpleNamespace
+
+    from cnnbook.build import sphinxext
+
+    app = SimpleNamespace(builder=SimpleNamespace(format="html"), outdir=str(tmp_path))
+    target = tmp_path / "_static" / "mathjax"
+    sphinxext._copy_mathjax(app, None)
+    assert all((target / part).exists() for part in sphinxext.MATHJAX_PARTS)
+    assert (target / sphinxext.STAMP).is_file()
+
+    copies = []
+    monkeypatch.setattr(sphinxext.shutil, "copytree", lambda *a, **k: copies.append(a))
+    monkeypatch.setattr(sphinxext.shutil, "copy2", lambda *a, **k: copies.append(a))
+    sphinxext._copy_mathjax(app, None)
+    assert copies == []  # everything there, stamp current: nothing copied
+
+    shutil.rmtree(target / "output" / "chtml")
+    monkeypatch.undo()
+    sphinxext._copy_mathjax(app, None)
+    assert (target / "output" / "chtml").is_dir()
+    sphinxext._copy_mathjax(SimpleNamespace(builder=SimpleNamespace(format="latex"), outdir=str(tmp_path / "pdf")), None)
+    assert not (tmp_path / "pdf").exists()  # the PDF needs no MathJax

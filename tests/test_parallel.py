@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cnnbook.build import parallel
+from cnnbook.build import notebooks, parallel
 from conftest import REPO, build, log
 
 
@@ -35,6 +35,38 @@ def test_only_myst_notebooks_are_executed(tmp_path):
     (tmp_path / "chapter.md").write_text("---\njupytext:\n  formats: md:myst\n---\n# A chapter\n")
     assert not parallel.is_notebook(tmp_path / "page.md") and parallel.is_notebook(tmp_path / "chapter.md")
     assert not parallel.is_notebook(tmp_path / "missing.md")
+
+
+def test_the_longest_chapters_start_first_by_the_last_report(tmp_path):
+    seconds = parallel.expected_seconds()
+    assert {p.stem for p in notebooks.chapters(REPO)} <= set(seconds), "a chapter the report has not timed"
+    uris = ["/b/short.md", "/b/new.md", "/b/long.md", "/b/other-new.md"]
+    assert parallel.longest_first(uris, {"short": 1.0, "long": 9.0}) == [
+        "/b/long.md", "/b/short.md", "/b/new.md", "/b/other-new.md"]
+    (tmp_path / "broken.json").write_text("{not json")
+    assert parallel.expected_seconds(tmp_path / "broken.json") == {}
+    assert parallel.expected_seconds(tmp_path / "missing.json") == {}
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="running notebooks side by side needs two cores")
+def test_the_executor_hands_out_one_notebook_at_a_time_longest_first(tmp_path, monkeypatch):
+    """Two workers, three notebooks: the two expected to take longest start together and the
+    shortest waits for a free worker (jupyter-cache's own pool hands them out in the order they were
+    added to its project)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # two workers, whatever the machine has
+    header = (REPO / "book" / "preface.md").read_text().split("---\n")[1]
+    paths = []
+    for name in ("short", "middle", "long"):
+        code = textwrap.dedent(CELL.format(seconds=4, extra="", name=tmp_path / name)).strip()
+        path = tmp_path / f"{name}.md"
+        path.write_text(f"---\n{header}---\n\n# {name}\n\n```{{code-cell}} ipython3\n{code}\n```\n")
+        paths.append(path)
+    done = parallel.execute_in_parallel(tmp_path / "cache", paths, timeout=60, allow_errors=False,
+                                        log=lambda line: None, seconds={"short": 1, "middle": 5, "long": 9})
+    assert sorted(Path(uri).stem for uri in done) == ["long", "middle", "short"]
+    runs = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("short", "middle", "long")}
+    assert runs["short"]["start"] >= min(runs["long"]["end"], runs["middle"]["end"]), runs
+    assert max(runs["long"]["start"], runs["middle"]["start"]) < min(runs["long"]["end"], runs["middle"]["end"])
 
 
 CELL = """

@@ -99,9 +99,12 @@ def _execute_in_parallel(app: Sphinx, env: BuildEnvironment, docnames: list[str]
     nb_config = getattr(env, "mystnb_config", None)
     if nb_config is None or nb_config.execution_mode != "cache" or not _cache_path(app):
         return
-    parallel.execute_in_parallel(_cache_path(app), [Path(env.doc2path(d)) for d in docnames],
-                                 timeout=nb_config.execution_timeout, allow_errors=nb_config.execution_allow_errors,
-                                 log=logger.info)
+    done = parallel.execute_in_parallel(_cache_path(app), [Path(env.doc2path(d)) for d in docnames],
+                                        timeout=nb_config.execution_timeout,
+                                        allow_errors=nb_config.execution_allow_errors, log=logger.info)
+    if done:
+        logger.info(f"cnnbook: {len(done)} notebook(s) executed in parallel and cached; MyST-NB reads them "
+                    "from the cache")
 
 
 def _report(app: Sphinx, exception: Exception | None) -> None:
@@ -140,7 +143,7 @@ def _cost_note(app: Sphinx, docname: str, source: list[str]) -> None:
     report = costs.load()
     # A page the report lacks (a new chapter, a test's tiny book) says nothing; tests/test_benchmarks.py
     # fails until the book's chapters are measured again.
-    if not source[0].startswith("---\njupytext:") or name not in report["chapter_s"]:
+    if not source[0].startswith(parallel.NOTEBOOK_START) or name not in report["chapter_s"]:
         return
     appendix_doc = f"book/{costs.APPENDIX}"
     if name == costs.APPENDIX or appendix_doc not in app.env.found_docs:
@@ -154,6 +157,8 @@ def _cost_note(app: Sphinx, docname: str, source: list[str]) -> None:
 #: extension, which would copy all 24 MB of MathJax's bundles into every build).
 MATHJAX_DIST = "sphinx-mathjax-offline"
 MATHJAX_PATH = "mathjax/tex-chtml.js"  # relative to _static
+#: In the copied MathJax folder: what was copied, so that a rebuild can skip the copy.
+STAMP = "cnnbook-copied.txt"
 #: What tex-chtml.js needs: itself, the TeX extensions and CHTML fonts it loads on demand, and the
 #: menu's accessibility tools (a11y, the speech rule engine sre) that a reader can switch on.
 MATHJAX_PARTS = ("tex-chtml.js", "input", "output/chtml", "output/chtml.js", "a11y", "sre", "ui", "adaptors")
@@ -250,12 +255,18 @@ def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     source, target = mathjax_source(), Path(app.outdir) / "_static" / "mathjax"
+    # what is copied, and from which release: a rebuild finds the same stamp and copies nothing
+    stamp = f"{MATHJAX_DIST} {distribution(MATHJAX_DIST).version}: {' '.join(MATHJAX_PARTS)}\n"
+    copied = (target / STAMP).is_file() and (target / STAMP).read_text() == stamp
+    if copied and all((target / part).exists() for part in MATHJAX_PARTS):
+        return
     for part in MATHJAX_PARTS:
         if (source / part).is_dir():
             shutil.copytree(source / part, target / part, dirs_exist_ok=True)
         else:
             (target / part).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / part, target / part)
+    (target / STAMP).write_text(stamp)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
