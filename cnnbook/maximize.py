@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -70,7 +71,34 @@ def activation_maximization(
     black) only where pixels lie in [0, 1]. ``jitter`` (pixels), ``scale`` (largest
     zoom factor) and ``rotate`` (degrees) apply random transformations at each step, which gives
     more natural-looking images on large networks. The model is not changed and gets no ``.grad``.
+    :func:`maximize_units` does the same for several units at once.
     """
+    return maximize_units(model, input_shape, kind, [unit], layer, l1, steps, lr, bound, jitter, scale, rotate,
+                          seed)[0]
+
+
+def maximize_units(
+    model: nn.Module,
+    input_shape: tuple[int, int, int],
+    kind: str = "class",
+    units: Sequence[int] = (0,),
+    layer: nn.Module | str | None = None,
+    l1: float = 0.0,
+    steps: int = 200,
+    lr: float = 0.1,
+    bound: str = "sigmoid",
+    jitter: int = 0,
+    scale: float = 1.0,
+    rotate: float = 0.0,
+    seed: int = 0,
+) -> list[Maximized]:
+    """:func:`activation_maximization` for each of ``units``, all in one batch: image ``b`` of the
+    batch maximises ``units[b]``, so every step is one forward and one backward pass for all of
+    them instead of one per unit. The result for each unit is what :func:`activation_maximization`
+    gives for it with the same arguments (up to float rounding): the images start from the same
+    noise, share each step's random transformation, and Adam updates every pixel on its own, so one
+    image's pixels never affect another's. The model must treat the images of a batch
+    independently, as any network in evaluation mode does."""
     if kind not in ("class", "filter", "neuron"):
         raise ValueError(f"kind must be 'class', 'filter' or 'neuron', got {kind!r}")
     if bound not in ("sigmoid", "clamp"):
@@ -78,35 +106,47 @@ def activation_maximization(
     if kind != "class" and layer is None:
         raise ValueError(f"kind={kind!r} needs the layer whose unit to maximise")
     input_shape = tuple(checks.whole(f"input_shape[{i}]", n, 1) for i, n in enumerate(input_shape))
-    unit, steps = checks.whole("unit", unit, 0), checks.whole("steps", steps, 1)
+    if isinstance(units, (int, torch.Tensor)) or not len(units):
+        raise ValueError(f"units must be a non-empty list of unit numbers, got {units!r}")
+    chosen = [checks.whole("unit" if len(units) == 1 else f"units[{i}]", u, 0) for i, u in enumerate(units)]
+    steps = checks.whole("steps", steps, 1)
     l1, lr = checks.number("l1", l1, low=0), checks.number("lr", lr, low=0, low_open=True)
     jitter, scale = checks.whole("jitter", jitter, 0), checks.number("scale", scale, low=1)
     rotate = checks.number("rotate", rotate, low=-180, high=180)
     module = hooks.find_layer(model, layer) if layer is not None else None
     generator = torch.Generator().manual_seed(seed)
     start = torch.rand((1, *input_shape), generator=generator) * 0.2 + 0.4  # grey with a little noise
+    start = start.repeat(len(chosen), *([1] * len(input_shape)))  # the same start for every unit
     param = (torch.logit(start) if bound == "sigmoid" else start).requires_grad_(True)
     optimiser = torch.optim.Adam([param], lr=lr)
     kept: dict[str, torch.Tensor] = {}
     watch = hooks.forward_hook(module, lambda m, i, out: kept.update(out=out.clone())) if module is not None else nullcontext()
-    history: list[float] = []
+    rows = torch.arange(len(chosen))
+    histories: list[list[float]] = [[] for _ in chosen]
     with watch, torch.enable_grad(), hooks.evaluating(model):
         for _ in range(steps):
             image = torch.sigmoid(param) if bound == "sigmoid" else param
             logits = checks.forward(model, _augment(image, generator, jitter, scale, rotate), "input_shape")
-            units = logits if kind == "class" else kept["out"]
-            if unit >= units.shape[1]:
+            outputs = logits if kind == "class" else kept["out"]
+            too_big = [u for u in chosen if u >= outputs.shape[1]]
+            if too_big:
                 what = {"class": "classes", "filter": "channels", "neuron": "outputs"}[kind]
-                raise ValueError(f"unit must be below {units.shape[1]}, the number of {what} "
-                                 f"{'of the model' if kind == 'class' else f'of layer {layer!r}'}; got {unit}")
-            activation = units[0, unit].sum() if kind == "filter" else units[0, unit]
-            objective = activation - l1 * image.abs().sum()
+                raise ValueError(f"unit must be below {outputs.shape[1]}, the number of {what} "
+                                 f"{'of the model' if kind == 'class' else f'of layer {layer!r}'}; got {too_big[0]}")
+            picked = outputs[rows, chosen]  # (B,) or (B, h, w): each image's own unit
+            if kind != "filter" and picked.ndim > 1:
+                raise ValueError(f"kind={kind!r} needs outputs of shape (batch, units), but "
+                                 f"{'the model' if kind == 'class' else f'layer {layer!r}'} gives "
+                                 f"{tuple(outputs.shape)}; for a channel of feature maps use kind='filter'")
+            activation = picked.flatten(1).sum(1) if kind == "filter" else picked
+            objective = activation - l1 * image.abs().flatten(1).sum(1)  # (B,)
             optimiser.zero_grad()
-            (-objective).backward(inputs=[param])
+            (-objective.sum()).backward(inputs=[param])  # image b's gradient depends on image b only
             optimiser.step()
             if bound == "clamp":
                 with torch.no_grad():
                     param.clamp_(0.0, 1.0)
-            history.append(float(objective.detach()))
-    image = torch.sigmoid(param) if bound == "sigmoid" else param
-    return Maximized(image.detach()[0], history)
+            for history, value in zip(histories, objective.detach().tolist()):
+                history.append(value)
+    images = (torch.sigmoid(param) if bound == "sigmoid" else param).detach()
+    return [Maximized(image, history) for image, history in zip(images, histories)]

@@ -135,37 +135,41 @@ def test_exercise_3_gradient_of_a_first_layer_filter_is_a_constant_sum_of_weight
 
 
 def test_exercise_3_the_maximising_image_is_uniform_inside():
-    """The chapter's maximise_filter, as written there (from random noise), on layer "0": every
+    """The chapter's maximise_filters, as written there (from random noise), on layer "0": every
     interior pixel goes to ink when the nine weights sum to a positive number, to paper when
-    negative."""
+    negative; and an image of the batch is the one the same ascent gives for its filter alone."""
     torch.manual_seed(0)
     cnn = train.digits_cnn(in_shape=(1, 26, 26)).eval()
 
-    def maximise_filter(model, layer, k, steps=100, lr=0.1, seed=0):
+    def maximise_filters(model, layer, ks, steps=100, lr=0.1, seed=0):
         kept = {}
         hook = model[layer].register_forward_hook(lambda module, inputs, output: kept.update(maps=output))
         noise = torch.Generator().manual_seed(seed)
-        free = torch.randn(1, 1, 26, 26, generator=noise, requires_grad=True)
+        free = torch.randn(1, 1, 26, 26, generator=noise).repeat(len(ks), 1, 1, 1)
+        free.requires_grad_(True)
         optimiser = torch.optim.Adam([free], lr=lr)
         try:
             for _ in range(steps):
                 model(torch.sigmoid(free))
-                a_k = kept["maps"][0, k].sum()
+                maps = kept["maps"][torch.arange(len(ks)), list(ks)]
+                a = maps.sum(dim=(1, 2))
                 optimiser.zero_grad()
-                (-a_k).backward(inputs=[free])
+                (-a.sum()).backward(inputs=[free])
                 optimiser.step()
         finally:
             hook.remove()
-        return torch.sigmoid(free).detach()[0]
+        return torch.sigmoid(free).detach()
 
-    for k in range(6):
-        image = maximise_filter(cnn, 0, k)[0]
+    images = maximise_filters(cnn, 0, range(6))
+    for k, image in enumerate(images):
         total = cnn[0].weight[k].sum().item()
-        interior = image[2:24, 2:24]
+        interior = image[0, 2:24, 2:24]
         if total > 0:
             assert (interior > 0.95).all()
         else:
             assert (interior < 0.05).all()
+    alone = maximise_filters(cnn, 0, [4])[0]
+    assert torch.allclose(alone, images[4], atol=1e-5)
     assert all(p.grad is None for p in cnn.parameters())
 
 

@@ -118,6 +118,26 @@ def test_activation_maximization_raises_its_objective(digits_model, kind, layer,
     assert not any(m._forward_hooks for m in digits_model.modules())
 
 
+@pytest.mark.parametrize("kind, layer, units, options", [
+    ("class", None, [0, 3, 9], {"l1": 0.05, "jitter": 2, "scale": 1.1, "rotate": 5.0}),
+    ("filter", "3", [5, 1], {}),
+    ("neuron", "7", [2, 0], {"bound": "clamp"}),
+])
+def test_units_maximised_together_are_the_units_maximised_alone(digits_model, kind, layer, units, options):
+    """One batch, one image per unit: each follows the ascent it follows alone (same start, same
+    random transformations, pixel-wise Adam), and the model is left as it was."""
+    state = {k: v.clone() for k, v in digits_model.state_dict().items()}
+    together = maximize.maximize_units(digits_model, (1, 24, 24), kind, units, layer, steps=30, **options)
+    assert len(together) == len(units)
+    for unit, found in zip(units, together):
+        alone = maximize.activation_maximization(digits_model, (1, 24, 24), kind, unit, layer, steps=30, **options)
+        assert torch.allclose(found.image, alone.image, atol=1e-4)
+        assert found.history == pytest.approx(alone.history, rel=1e-4, abs=1e-4)
+    assert all(torch.equal(v, state[k]) for k, v in digits_model.state_dict().items())
+    assert all(p.grad is None for p in digits_model.parameters())
+    assert not any(m._forward_hooks for m in digits_model.modules())
+
+
 def test_class_maximization_reaches_high_confidence(digits_model):
     result = maximize.activation_maximization(digits_model, (1, 24, 24), kind="class", unit=3, steps=150)
     assert digits_model(result.image[None]).softmax(1)[0, 3] >= 0.99
