@@ -73,8 +73,9 @@ def activation_maximization(
     more natural-looking images on large networks. The model is not changed and gets no ``.grad``.
     :func:`maximize_units` does the same for several units at once.
     """
-    return maximize_units(model, input_shape, kind, [unit], layer, l1, steps, lr, bound, jitter, scale, rotate,
-                          seed)[0]
+    unit = checks.whole("unit", unit, 0)
+    return _ascend(model, input_shape, kind, [unit], ["unit"], layer, l1, steps, lr, bound, jitter, scale, rotate,
+                   seed)[0]
 
 
 def maximize_units(
@@ -97,8 +98,32 @@ def maximize_units(
     them instead of one per unit. The result for each unit is what :func:`activation_maximization`
     gives for it with the same arguments (up to float rounding): the images start from the same
     noise, share each step's random transformation, and Adam updates every pixel on its own, so one
-    image's pixels never affect another's. The model must treat the images of a batch
-    independently, as any network in evaluation mode does."""
+    image's pixels never affect another's. That needs a model that treats the images of a batch
+    independently, as networks in evaluation mode do unless a layer mixes them (BatchNorm built with
+    ``track_running_stats=False`` does). All the images and their activations are held at once: for
+    many units of a large network, call it on a few units at a time."""
+    listed = _unit_list(units)
+    chosen = [checks.whole(f"units[{i}]", u, 0) for i, u in enumerate(listed)]
+    return _ascend(model, input_shape, kind, chosen, [f"units[{i}]" for i in range(len(chosen))], layer, l1, steps,
+                   lr, bound, jitter, scale, rotate, seed)
+
+
+def _unit_list(units: object) -> list:
+    """``units`` as a list (a list, tuple, range, 1-D array or tensor), or a ValueError naming it."""
+    try:
+        listed = list(units.tolist() if hasattr(units, "tolist") else units)  # type: ignore[union-attr]
+    except TypeError:  # a single number, a 0-d array or tensor, None
+        listed = []
+    if isinstance(units, (str, bytes)) or not listed:
+        raise ValueError(f"units must be a non-empty list of unit numbers, got {units!r}")
+    return listed
+
+
+def _ascend(model: nn.Module, input_shape: tuple[int, int, int], kind: str, chosen: list[int], names: list[str],
+            layer: nn.Module | str | None, l1: float, steps: int, lr: float, bound: str, jitter: int, scale: float,
+            rotate: float, seed: int) -> list[Maximized]:
+    """The ascent of :func:`maximize_units` for the checked unit numbers ``chosen``, called
+    ``names`` in error messages."""
     if kind not in ("class", "filter", "neuron"):
         raise ValueError(f"kind must be 'class', 'filter' or 'neuron', got {kind!r}")
     if bound not in ("sigmoid", "clamp"):
@@ -106,9 +131,6 @@ def maximize_units(
     if kind != "class" and layer is None:
         raise ValueError(f"kind={kind!r} needs the layer whose unit to maximise")
     input_shape = tuple(checks.whole(f"input_shape[{i}]", n, 1) for i, n in enumerate(input_shape))
-    if isinstance(units, (int, torch.Tensor)) or not len(units):
-        raise ValueError(f"units must be a non-empty list of unit numbers, got {units!r}")
-    chosen = [checks.whole("unit" if len(units) == 1 else f"units[{i}]", u, 0) for i, u in enumerate(units)]
     steps = checks.whole("steps", steps, 1)
     l1, lr = checks.number("l1", l1, low=0), checks.number("lr", lr, low=0, low_open=True)
     jitter, scale = checks.whole("jitter", jitter, 0), checks.number("scale", scale, low=1)
@@ -128,17 +150,18 @@ def maximize_units(
             image = torch.sigmoid(param) if bound == "sigmoid" else param
             logits = checks.forward(model, _augment(image, generator, jitter, scale, rotate), "input_shape")
             outputs = logits if kind == "class" else kept["out"]
-            too_big = [u for u in chosen if u >= outputs.shape[1]]
+            too_big = [(name, u) for name, u in zip(names, chosen) if u >= outputs.shape[1]]
             if too_big:
                 what = {"class": "classes", "filter": "channels", "neuron": "outputs"}[kind]
-                raise ValueError(f"unit must be below {outputs.shape[1]}, the number of {what} "
-                                 f"{'of the model' if kind == 'class' else f'of layer {layer!r}'}; got {too_big[0]}")
+                name, u = too_big[0]
+                raise ValueError(f"{name} must be below {outputs.shape[1]}, the number of {what} "
+                                 f"{'of the model' if kind == 'class' else f'of layer {layer!r}'}; got {u}")
             picked = outputs[rows, chosen]  # (B,) or (B, h, w): each image's own unit
             if kind != "filter" and picked.ndim > 1:
                 raise ValueError(f"kind={kind!r} needs outputs of shape (batch, units), but "
                                  f"{'the model' if kind == 'class' else f'layer {layer!r}'} gives "
                                  f"{tuple(outputs.shape)}; for a channel of feature maps use kind='filter'")
-            activation = picked.flatten(1).sum(1) if kind == "filter" else picked
+            activation = picked.reshape(len(chosen), -1).sum(1) if kind == "filter" else picked
             objective = activation - l1 * image.abs().flatten(1).sum(1)  # (B,)
             optimiser.zero_grad()
             (-objective.sum()).backward(inputs=[param])  # image b's gradient depends on image b only

@@ -129,6 +129,8 @@ def test_units_maximised_together_are_the_units_maximised_alone(digits_model, ki
     state = {k: v.clone() for k, v in digits_model.state_dict().items()}
     together = maximize.maximize_units(digits_model, (1, 24, 24), kind, units, layer, steps=30, **options)
     assert len(together) == len(units)
+    as_tensor = maximize.maximize_units(digits_model, (1, 24, 24), kind, torch.tensor(units), layer, steps=30, **options)
+    assert all(torch.equal(a.image, b.image) for a, b in zip(together, as_tensor))
     for unit, found in zip(units, together):
         alone = maximize.activation_maximization(digits_model, (1, 24, 24), kind, unit, layer, steps=30, **options)
         assert torch.allclose(found.image, alone.image, atol=1e-4)
@@ -136,6 +138,24 @@ def test_units_maximised_together_are_the_units_maximised_alone(digits_model, ki
     assert all(torch.equal(v, state[k]) for k, v in digits_model.state_dict().items())
     assert all(p.grad is None for p in digits_model.parameters())
     assert not any(m._forward_hooks for m in digits_model.modules())
+
+
+def test_the_batched_ascent_is_the_plain_one_unit_loop(digits_model):
+    """An independent reference: the plain loop for one class score (sigmoid bound, Adam, L1), as
+    the chapter writes it, against image 1 of a batch of three."""
+    generator = torch.Generator().manual_seed(0)
+    start = torch.rand((1, 1, 24, 24), generator=generator) * 0.2 + 0.4
+    free = torch.logit(start).requires_grad_(True)
+    optimiser = torch.optim.Adam([free], lr=0.1)
+    for _ in range(25):
+        image = torch.sigmoid(free)
+        objective = digits_model(image)[0, 7] - 0.05 * image.abs().sum()
+        optimiser.zero_grad()
+        (-objective).backward(inputs=[free])
+        optimiser.step()
+    batch = maximize.maximize_units(digits_model, (1, 24, 24), "class", range(6, 9), l1=0.05, steps=25)
+    assert torch.allclose(batch[1].image, torch.sigmoid(free).detach()[0], atol=1e-4)
+    digits_model.zero_grad(set_to_none=True)
 
 
 def test_class_maximization_reaches_high_confidence(digits_model):
