@@ -142,7 +142,7 @@ class Shapes:
     boxes: torch.Tensor
 
 
-def shapes(n: int, size: int = 48, seed: int = 0) -> Shapes:
+def shapes(n: int, size: int = 32, seed: int = 0) -> Shapes:
     """``n`` generated pictures, each with one square, disk or triangle at a random place, size and
     colour on a noisy background, with its label and bounding box (see :func:`shapes_scene`)."""
     n, size = checks.whole("n", n, 1), checks.whole("size", size, 8)
