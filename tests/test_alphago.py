@@ -145,6 +145,26 @@ def test_a_false_eye_is_not_an_eye():
     assert alphago.is_eye(one_hostile, 2, 2)
 
 
+
+@pytest.mark.parametrize("size", [2, 3, 5, 19])
+def test_eyes_of_a_whole_board_agree_with_is_eye_at_every_point(size):
+    """encode reads the eye test for all points at once; it must be is_eye, point by point,
+    on boards crowded enough to hold many eyes, false eyes and eyes on edges and corners."""
+    rng = np.random.default_rng(size)
+    found = 0
+    for own_share, other_share in [(0.6, 0.1), (0.5, 0.2), (0.4, 0.3), (0.7, 0.05)]:
+        for _ in range(25):
+            draw = rng.random((size, size))
+            to_play = BLACK if rng.random() < 0.5 else WHITE
+            other = WHITE if to_play == BLACK else BLACK
+            board = np.where(draw < own_share, to_play,
+                             np.where(draw < own_share + other_share, other, EMPTY)).astype(np.int8)
+            position = alphago.Position(board, to_play)
+            one_by_one = np.array([[alphago.is_eye(position, r, c) for c in range(size)] for r in range(size)])
+            assert np.array_equal(alphago.eyes(position), one_by_one)
+            found += int(one_by_one.sum())
+    assert found > 10  # the boards did hold eyes to compare
+
 # --- the 48 planes --------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ Every public name is also here, so the chapter writes ``alphago.PolicyNetwork``,
 """
 
 from .atari import AtariPositions, atari_positions
-from .go import (BLACK, EMPTY, SIZE, SYMBOLS, WHITE, LibertyAnalysis, MoveResult, Position, is_eye, legal_mask,
+from .go import (BLACK, EMPTY, SIZE, SYMBOLS, WHITE, LibertyAnalysis, MoveResult, Position, eyes, is_eye, legal_mask,
                  legal_moves, liberties, move_results, parse, play, strings)
 from .planes import FEATURES, PLANES, encode, plane_names
 from .policy import PolicyNetwork, PositionBias, parameter_count
@@ -23,7 +23,7 @@ from .training import accuracy, fit
 
 __all__ = [
     "SIZE", "EMPTY", "BLACK", "WHITE", "SYMBOLS",
-    "Position", "parse", "strings", "liberties", "MoveResult", "LibertyAnalysis", "play", "is_eye",
+    "Position", "parse", "strings", "liberties", "MoveResult", "LibertyAnalysis", "play", "is_eye", "eyes",
     "move_results", "legal_mask", "legal_moves",
     "FEATURES", "PLANES", "plane_names", "encode",
     "PositionBias", "PolicyNetwork", "parameter_count",

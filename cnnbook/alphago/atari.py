@@ -49,22 +49,24 @@ def atari_positions(n: int, seed: int = 0, density: float = 0.12, size: int = SI
         board = np.where(draw < density, BLACK, np.where(draw < 2 * density, WHITE, EMPTY)).astype(np.int8)
         to_play = BLACK if rng.random() < 0.5 else WHITE
         position = Position(board, to_play)
-        captures = capturing_points(position)
+        analysis = LibertyAnalysis(position)  # one analysis serves the test, the moves and the planes
+        captures = capturing_points(position, analysis)
         if len(captures) != 1:
             continue
         (r, c), = captures
-        results = move_results(position)
+        results = move_results(position, analysis)
         positions.append(position)
         moves.append(int(r) * size + int(c))
-        planes.append(encode(position, results))
+        planes.append(encode(position, results, analysis))
         legal.append(torch.from_numpy(legal_mask(results, board.shape)).flatten())
     return AtariPositions(torch.stack(planes), torch.tensor(moves), torch.stack(legal), positions)
 
 
-def capturing_points(position: Position) -> set[tuple[int, int]]:
+def capturing_points(position: Position, analysis: LibertyAnalysis | None = None) -> set[tuple[int, int]]:
     """The points where the side to play captures: the last liberty of each opponent string in
     atari (a move that captures is always legal). Far cheaper than judging every point's move, so
-    most random boards are turned down before :func:`move_results` runs."""
-    analysis = LibertyAnalysis(position)
+    most random boards are turned down before :func:`move_results` runs. ``analysis``, the
+    position's :class:`~cnnbook.alphago.go.LibertyAnalysis` if you have it, saves computing it."""
+    analysis = LibertyAnalysis(position) if analysis is None else analysis
     return {next(iter(free)) for stones, free in zip(analysis.stones, analysis.liberty_points)
             if len(free) == 1 and stones and position.board[stones[0]] == position.opponent}

@@ -210,15 +210,37 @@ def is_eye(position: Position, row: int, col: int) -> bool:
     return hostile == 0 if len(on_board) < 4 else hostile <= 1
 
 
+def eyes(position: Position) -> np.ndarray:
+    """Boolean ``(size, size)``: :func:`is_eye` at every point at once (whole-board array
+    arithmetic instead of one Python call per point)."""
+    board, me = position.board, position.to_play
+    off = 99  # beyond the edge: no colour
+    padded = np.pad(board.astype(np.int16), 1, constant_values=off)
+    n = board.shape[0]
+
+    def shifted(dr: int, dc: int) -> np.ndarray:
+        return padded[1 + dr:1 + dr + n, 1 + dc:1 + dc + n]
+
+    walled = np.ones(board.shape, dtype=bool)
+    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        neighbour = shifted(dr, dc)
+        walled &= (neighbour == me) | (neighbour == off)
+    diagonals = [shifted(dr, dc) for dr in (-1, 1) for dc in (-1, 1)]
+    hostile = sum((d == position.opponent).astype(np.int8) for d in diagonals)
+    on_board = sum((d != off).astype(np.int8) for d in diagonals)
+    return (board == EMPTY) & walled & np.where(on_board < 4, hostile == 0, hostile <= 1)
+
+
 def _check_point(position: Position, row: int, col: int) -> None:
     checks.whole("row", row, 0, position.size - 1)
     checks.whole("col", col, 0, position.size - 1)
 
 
-def move_results(position: Position) -> dict[tuple[int, int], MoveResult]:
+def move_results(position: Position, analysis: LibertyAnalysis | None = None) -> dict[tuple[int, int], MoveResult]:
     """What a move of the side to play would do at every empty point, ``{(row, col): result}``:
-    one :class:`LibertyAnalysis` serves them all."""
-    analysis = LibertyAnalysis(position)
+    one :class:`LibertyAnalysis` serves them all (pass ``analysis`` if you already have the
+    position's)."""
+    analysis = LibertyAnalysis(position) if analysis is None else analysis
     return {(int(r), int(c)): analysis.move(int(r), int(c))[0] for r, c in zip(*np.nonzero(position.board == EMPTY))}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .go import EMPTY, MoveResult, Position, is_eye, liberties, move_results
+from .go import EMPTY, LibertyAnalysis, MoveResult, Position, eyes, move_results
 
 #: The paper's features in input order: (name, number of planes, computed here?, what it holds).
 FEATURES: list[tuple[str, int, bool, str]] = [
@@ -62,28 +62,31 @@ def _one_hot(planes: np.ndarray, values: np.ndarray, where: np.ndarray) -> None:
     planes[index[rr, cc], rr, cc] = 1
 
 
-def encode(position: Position, results: dict[tuple[int, int], MoveResult] | None = None) -> torch.Tensor:
+def encode(position: Position, results: dict[tuple[int, int], MoveResult] | None = None,
+           analysis: LibertyAnalysis | None = None) -> torch.Tensor:
     """The 48 input planes ``(48, size, size)`` (float32) of a position, from the side to play.
 
     Stone colour, ones, liberties, capture size, self-atari size, liberties after move,
     sensibleness and zeros are computed; "turns since" and the two ladder planes stay zero (see
     :data:`FEATURES`). Eight-plane features are one-hot, values of 8 or more in the last plane.
     ``results``, every empty point's move already judged by :func:`~cnnbook.alphago.go.move_results`,
-    saves judging them again; by default they are judged here.
+    saves judging them again; by default they are judged here. ``analysis``, the position's
+    :class:`~cnnbook.alphago.go.LibertyAnalysis`, likewise saves computing its strings again.
     """
+    analysis = LibertyAnalysis(position) if analysis is None else analysis
     if results is None:
-        results = move_results(position)
+        results = move_results(position, analysis)
     board, size = position.board, position.size
     planes = np.zeros((48, size, size), dtype=np.float32)
     planes[0] = board == position.to_play  # stone colour, from the side to play
     planes[1] = board == position.opponent
     planes[2] = board == EMPTY
     planes[PLANES["ones"]] = 1.0
-    _one_hot(planes[PLANES["liberties"]], liberties(board), board != EMPTY)
+    _one_hot(planes[PLANES["liberties"]], analysis.liberty_counts(), board != EMPTY)
     captured = np.zeros((size, size), dtype=np.int32)
     self_atari = np.zeros((size, size), dtype=np.int32)
     after = np.zeros((size, size), dtype=np.int32)
-    sensible = np.zeros((size, size), dtype=bool)
+    eye = eyes(position)
     for (row, col), result in results.items():
         if not result.legal:
             continue
@@ -91,11 +94,10 @@ def encode(position: Position, results: dict[tuple[int, int], MoveResult] | None
         after[row, col] = result.liberties
         if result.liberties == 1:
             self_atari[row, col] = result.stones
-        sensible[row, col] = not is_eye(position, row, col)
     legal = after > 0
     _one_hot(planes[PLANES["capture size"]], captured, legal)
     _one_hot(planes[PLANES["self-atari size"]], self_atari, legal)
     _one_hot(planes[PLANES["liberties after move"]], after, legal)
-    planes[PLANES["sensibleness"]] = sensible
+    planes[PLANES["sensibleness"]] = legal & ~eye  # legal and not filling an own eye
     # "turns since", "ladder capture", "ladder escape" and "zeros" stay zero (see FEATURES)
     return torch.from_numpy(planes)
