@@ -6,6 +6,8 @@
   gradcam PHOTO [--out FILE]    save each network's Grad-CAM heatmap over PHOTO as a figure
   notebooks [--check]           rewrite the .ipynb beside every chapter for Colab and Binder,
                                 or only list those that are out of date
+  translations [--check]        update the Chinese edition's catalogs (locales/zh_TW) from the
+                                English chapters and list what needs translating
   check-site [HTML]             check a built book (_build/html): links, anchors, images and alt
                                 text, error output, page weight
 
@@ -205,6 +207,33 @@ def notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def translations(args: argparse.Namespace) -> int:
+    from .build import i18n
+
+    current = i18n.templates()
+    if args.check:
+        stale = i18n.out_of_date(current=current)
+        for line in stale:
+            print(line)
+        left = i18n.pending()
+    else:
+        stale = []
+        left = i18n.update(current=current)
+    bad = i18n.lint()
+    for item in left:
+        print(item)
+    for line in bad:
+        print(line)
+    folder = i18n.catalog_dir().relative_to(i18n.ROOT)
+    if stale:
+        print("run: python -m cnnbook translations (the catalogs are older than the English sources)")
+    if left or bad:
+        print(f"{len(left)} message(s) to translate and {len(bad)} translation(s) to mend in {folder}/")
+    else:
+        print(f"every message in {folder}/ is translated" + (" (catalogs not updated: --check)" if args.check else ""))
+    return 1 if (stale or left or bad) else 0
+
+
 def check_site(args: argparse.Namespace) -> int:
     from .build import sitecheck
 
@@ -251,6 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
         "the notebook readers open: MyST rewritten as Markdown Jupyter renders, no outputs.")
     paired.add_argument("--check", action="store_true", help="only report the notebooks that are out of date")
     paired.set_defaults(run=notebooks)
+    translate = commands.add_parser(
+        "translations", help="update the Chinese edition's catalogs from the English chapters and list what needs translating",
+        description="Extract every message of the English chapters (Sphinx's gettext builder, nothing executed) "
+        "and the phrases their cells glue, merge them into locales/zh_TW/LC_MESSAGES/*.po (changed English "
+        "keeps its old translation, marked fuzzy), and list every message that is untranslated or fuzzy and "
+        "every translation that loses markup or uses a mainland form. Exit status 1 while any is left.")
+    translate.add_argument("--check", action="store_true",
+                           help="change nothing; also fail when the catalogs are older than the English sources")
+    translate.set_defaults(run=translations)
     site = commands.add_parser(
         "check-site", help="check a built book: links, anchors, images and alt text, error output, page weight",
         description="Check every page of a built book and print each page's weight.")

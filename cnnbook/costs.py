@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Callable
 
 REPORT = Path(__file__).resolve().parent / "report.json"
 
@@ -26,21 +27,31 @@ def load(path: Path = REPORT) -> dict:
 APPENDIX = "how-this-book-is-built"
 
 
-def cost_note(page: str, report: dict, appendix: str | None) -> str:
+#: The sentence under each chapter's title, and its two endings; ``cnnbook.build.i18n`` gives these
+#: templates to the translators (``phrases.po``) and the Chinese edition fills in the same numbers.
+COST_NOTE = ("*Running this page took {0} s and at most {1} GB of memory on a {2}-core CPU when the book was "
+             "last measured ({3}{4}). It needs no GPU: its code runs on the CPU, so a GPU runtime would not make "
+             "it faster.*")
+COST_NOTE_LINK = "; see [how this book is built]({0})"
+COST_NOTE_HERE = "; the tables below show the whole report"
+PHRASES = (COST_NOTE, COST_NOTE_LINK, COST_NOTE_HERE)
+
+
+def cost_note(page: str, report: dict, appendix: str | None,
+              translate: Callable[[str], str] = lambda template: template) -> str:
     """One Markdown sentence: how long ``page`` (a chapter's file name without ``.md``) ran and
     how much memory it needed when the report was measured, on what machine, and that it needs no
     GPU. ``appendix`` is the link to the page that shows the whole report (None on that page).
+    ``translate`` turns each English template into the edition's language.
     Raises ``KeyError`` for a page the report lacks."""
     seconds = report["chapter_s"][page]["median"]
     peak_gb = report["chapter_peak_rss_mb"][page]["max"] / 1000
     cores = report["machine"]["cores"]
     if appendix:
-        where = f"; see [how this book is built]({appendix})"
+        where = translate(COST_NOTE_LINK).format(appendix)
     else:
-        where = "; the tables below show the whole report" if page == APPENDIX else ""
-    return (f"*Running this page took {seconds:.0f} s and at most {peak_gb:.1f} GB of memory on a {cores}-core CPU "
-            f"when the book was last measured ({report['measured']}{where}). "
-            "It needs no GPU: its code runs on the CPU, so a GPU runtime would not make it faster.*")
+        where = translate(COST_NOTE_HERE) if page == APPENDIX else ""
+    return translate(COST_NOTE).format(f"{seconds:.0f}", f"{peak_gb:.1f}", cores, report["measured"], where)
 
 
 def with_cost_note(text: str, note: str) -> str:

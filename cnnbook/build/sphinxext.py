@@ -32,6 +32,7 @@ from sphinx.util import logging
 
 from .. import costs, glue, notice, weights
 from . import parallel
+from . import translate as translation
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,8 @@ def _unique_scripts(app: Sphinx, pagename: str, templatename: str, context: dict
 
 def _cost_note(app: Sphinx, docname: str, source: list[str]) -> None:
     """Under each notebook page's title: what running it costs, from ``cnnbook/report.json``."""
+    if app.builder.name == "gettext":
+        return  # measured numbers are not for translators; the note's sentence is in phrases.po
     name = Path(docname).name
     report = costs.load()
     # A page the report lacks (a new chapter, a test's tiny book) says nothing; tests/test_benchmarks.py
@@ -150,7 +153,8 @@ def _cost_note(app: Sphinx, docname: str, source: list[str]) -> None:
         appendix = None  # the page itself, or a build without the appendix (a test's part of the book)
     else:
         appendix = os.path.relpath(f"{appendix_doc}.md", str(Path(docname).parent))
-    source[0] = costs.with_cost_note(source[0], costs.cost_note(name, report, appendix))
+    translate = translation.phrase_translator(app)
+    source[0] = costs.with_cost_note(source[0], costs.cost_note(name, report, appendix, translate))
 
 
 #: MathJax 3, from the PyPI package sphinx-mathjax-offline (only its files are used, not its
@@ -270,6 +274,7 @@ def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.setup_extension("cnnbook.build.translate")
     # The kernels the build starts inherit this: cnnbook.glue then hands values to MyST-NB.
     os.environ[glue.BUILD_ENV] = "1"
     app.connect("source-read", _cost_note)

@@ -1,0 +1,245 @@
+"""The Chinese edition's side of the build: translated glued text, and the catalogs' rules.
+
+Sphinx translates the pages' own text from ``locales/zh_TW/LC_MESSAGES/<page>.po`` (its gettext
+machinery). This module adds what Sphinx cannot know about:
+
+* a translated paragraph is parsed on its own, outside the notebook it came from, so MyST-NB's
+  ``{glue:text}`` roles in it would find no glued values; :func:`_stash_renderer` keeps the page's
+  notebook at hand and :func:`_retrieve` lends it to them;
+* a value glued as *text* ("higher", or a sentence with numbers in it) is English, computed by the
+  one execution both editions share; :class:`Phrases` finds its translation in ``phrases.po``,
+  by the exact text or by the f-string template it came from (see :mod:`cnnbook.build.i18n`), and a
+  glued text with words that has none is a build warning, so the strict build fails on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from docutils.transforms import Transform
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+from . import i18n
+
+logger = logging.getLogger(__name__)
+
+_RENDERER = "cnnbook_nb_renderer"
+
+
+class Phrases:
+    """Translations of glued text: exact phrases, and f-string templates with numbered slots."""
+
+    def __init__(self, pairs: dict[str, str]):
+        self.exact = {english: chinese for english, chinese in pairs.items() if english and chinese}
+        self.templates = []
+        for english, chinese in self.exact.items():
+            if re.search(r"\{\d+\}", english):
+                pattern = ""
+                for piece in re.split(r"(\{\d+\})", english.replace("{{", "\0").replace("}}", "\1")):
+                    if re.fullmatch(r"\{\d+\}", piece):
+                        pattern += f"(?P<s{piece[1:-1]}>.+?)"
+                    else:
+                        pattern += re.escape(piece.replace("\0", "{").replace("\1", "}"))
+                literal = len(re.sub(r"\{\d+\}", "", english))
+                self.templates.append((literal, re.compile(pattern + r"\Z", re.S), chinese))
+        self.templates.sort(key=lambda t: -t[0])  # the most specific template first
+
+    @classmethod
+    def from_catalog(cls, path: Path) -> "Phrases":
+        from babel.messages.pofile import read_po
+
+        if not path.exists():
+            return cls({})
+        with path.open("rb") as handle:
+            catalog = read_po(handle)
+        return cls({str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy})
+
+    def translate(self, text: str) -> str | None:
+        """``text`` in Chinese, or None when the catalogs have no translation for it."""
+        if text in self.exact:
+            return self.exact[text]
+        for _, pattern, chinese in self.templates:
+            match = pattern.match(text)
+            if match:
+                slots = {int(k[1:]): v for k, v in match.groupdict().items()}
+                values = [self.translate(slots[i]) or slots[i] for i in range(len(slots))]
+                return chinese.format(*values)
+        return None
+
+
+@lru_cache(maxsize=4)
+def phrases(root: str) -> Phrases:
+    return Phrases.from_catalog(i18n.catalog_dir(Path(root)) / f"{i18n.PHRASES}.po")
+
+
+class _StashRenderer(Transform):
+    """Before Sphinx's Locale transform (priority 20) re-parses translated paragraphs: keep the
+    page's notebook renderer where the glue roles of those paragraphs can find it."""
+
+    default_priority = 10
+
+    def apply(self, **kwargs: Any) -> None:
+        env = getattr(self.document.settings, "env", None)
+        if env is not None and "nb_renderer" in self.document:
+            env.temp_data[_RENDERER] = self.document["nb_renderer"]
+
+
+def _glued_text(data: dict) -> str | None:
+    """The text of a glued ``str`` (its text/plain is the repr), or None for anything else."""
+    plain = data.get("text/plain")
+    if not isinstance(plain, str) or plain[:1] not in {"'", '"'}:
+        return None
+    try:
+        value = ast.literal_eval(plain)
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _patch_glue(app: Sphinx) -> None:
+    """MyST-NB's glue roles and directives, made to work in translated paragraphs and to paste
+    glued words in Chinese."""
+    from myst_nb.ext.glue import directives, roles, utils
+
+    original = utils.retrieve_glue_data
+    if getattr(original, "_cnnbook", False):
+        return
+
+    def retrieve(document: nodes.document, key: str):
+        env = getattr(document.settings, "env", None)
+        if "nb_renderer" not in document and env is not None and _RENDERER in env.temp_data:
+            document["nb_renderer"] = env.temp_data[_RENDERER]
+        result = original(document, key)
+        text = _glued_text(result.data)
+        if text is not None and i18n.WORDS.search(text):
+            chinese = phrases(str(app.srcdir)).translate(text)
+            if chinese is None:
+                logger.warning(f"cnnbook: the glued text {key!r} = {text!r} has no translation in "
+                               f"{i18n.LOCALES}/{i18n.LANGUAGE}/LC_MESSAGES/{i18n.PHRASES}.po; run "
+                               "`python -m cnnbook translations` and translate it",
+                               location=(env.docname, None) if env is not None else None)
+            else:
+                result.data = {**result.data, "text/plain": repr(chinese)}
+        return result
+
+    retrieve._cnnbook = True  # type: ignore[attr-defined]
+    for module in (utils, roles, directives):
+        if hasattr(module, "retrieve_glue_data"):
+            module.retrieve_glue_data = retrieve
+
+
+def phrase_translator(app: Sphinx):
+    """For text the build writes itself (the cost note under a chapter's title): the identity in
+    the English edition; in the Chinese one, the catalog's translation (a warning and the English
+    where it has none)."""
+    if not is_translation(app):
+        return lambda text: text
+    catalog = phrases(str(app.srcdir))
+
+    def translate(text: str) -> str:
+        chinese = catalog.exact.get(text)
+        if chinese is None:
+            logger.warning(f"cnnbook: {text[:60]!r} has no translation in {i18n.PHRASES}.po; run "
+                           "`python -m cnnbook translations` and translate it")
+            return text
+        return chinese
+
+    return translate
+
+
+def is_translation(app: Sphinx) -> bool:
+    return (app.config.language or "en") == i18n.LANGUAGE
+
+
+def _configure(app: Sphinx, config: Any) -> None:
+    if (config.language or "en") != i18n.LANGUAGE:
+        return
+    config.locale_dirs = [str(Path(app.srcdir) / i18n.LOCALES)]
+    config.gettext_compact = False
+    _patch_glue(app)
+
+
+#: ``CNNBOOK_EDITIONS=en`` builds the English edition alone (a quick look at one's own edit).
+EDITIONS_ENV = "CNNBOOK_EDITIONS"
+
+
+def wanted(app: Sphinx) -> bool:
+    """Whether this build should build the Chinese edition after itself: an English HTML build of a
+    book that has the catalogs, unless ``CNNBOOK_EDITIONS=en``."""
+    return (app.builder.name == "html" and not is_translation(app)
+            and i18n.LANGUAGE in (app.config.cnnbook_editions or [])
+            and os.environ.get(EDITIONS_ENV, "all") != "en"
+            and (Path(app.srcdir) / i18n.LOCALES / i18n.LANGUAGE).is_dir())
+
+
+def command(app: Sphinx) -> list[str]:
+    """The Chinese build that follows an English one: same sources, same executed cells (the same
+    jupyter-cache), output in ``<html>/zh_TW``, its own doctrees, as strict as the English build."""
+    from .sphinxext import _cache_path
+
+    strict = bool(getattr(app, "warningiserror", False))
+    return [sys.executable, "-m", __name__, str(app.srcdir), str(Path(app.outdir) / i18n.LANGUAGE),
+            "--doctrees", str(Path(app.doctreedir).parent / f".doctrees-{i18n.LANGUAGE}"),
+            "--cache", _cache_path(app) or "", "--baseurl", app.config.html_baseurl or "",
+            *(["--strict"] if strict else [])]
+
+
+def _build_translation(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or not wanted(app):
+        return
+    logger.info(f"cnnbook: building the {i18n.LANGUAGE} edition into {Path(app.outdir) / i18n.LANGUAGE}")
+    result = subprocess.run(command(app), stdout=sys.stdout, stderr=sys.stderr)
+    if result.returncode != 0:
+        from sphinx.errors import ExtensionError
+
+        raise ExtensionError(f"the {i18n.LANGUAGE} edition failed to build (exit status {result.returncode}); "
+                             "its log is above")
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    # The editions built beside the English one (_config.yml, sphinx.config.cnnbook_editions).
+    app.add_config_value("cnnbook_editions", [], "env", [list])
+    app.add_transform(_StashRenderer)
+    app.connect("config-inited", _configure)
+    app.connect("build-finished", _build_translation, priority=900)  # after the English edition is done
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the Chinese edition of the book in SOURCE into OUT (used by :func:`_build_translation`)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("source")
+    parser.add_argument("out")
+    parser.add_argument("--doctrees", required=True)
+    parser.add_argument("--cache", default="")
+    parser.add_argument("--baseurl", default="")
+    parser.add_argument("--strict", action="store_true")
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {"language": i18n.LANGUAGE,
+                                 "locale_dirs": [str(Path(args.source) / i18n.LOCALES)],
+                                 "gettext_compact": False}
+    if args.cache:
+        overrides["nb_execution_cache_path"] = args.cache
+    if args.baseurl:
+        overrides["html_baseurl"] = args.baseurl.rstrip("/") + f"/{i18n.LANGUAGE}/"
+    try:
+        i18n.sphinx_build(Path(args.source), Path(args.out), Path(args.doctrees), "html", overrides,
+                          strict=args.strict)
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
