@@ -43,3 +43,15 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         myst_glue(name, value, display=display)
     else:
         print(f"{name} = {readable(value)}")
+
+
+#: How :func:`listing` joins its last item: a template the Chinese edition translates (phrases.po).
+LISTING = "{0} and {1}"
+
+
+def listing(items: list[str]) -> str:
+    """``["a"]`` -> ``"a"``, ``["a", "b", "c"]`` -> ``"a, b and c"``: items quoted in a sentence."""
+    items = [str(item) for item in items]
+    if len(items) < 2:
+        return "".join(items)
+    return LISTING.format(", ".join(items[:-1]), items[-1])

@@ -18,7 +18,7 @@ import yaml
 from docutils.utils.smartquotes import smartyPants
 
 from cnnbook import models, notice, weights
-from cnnbook.build import notebooks, sitecheck
+from cnnbook.build import i18n, notebooks, sitecheck
 from conftest import JUPYTER_BOOK, REPO, build, log  # the whole book is built once, in conftest
 
 def _title(page: Path) -> str:
@@ -126,7 +126,63 @@ def test_the_built_site_checks_out(book):
     report = sitecheck.check_site(html)
     assert report.problems == [], "\n".join(report.problems)
     assert {f"{page}.html" for page in PAGES} <= {p.page for p in report.pages}
+    assert {f"{i18n.LANGUAGE}/{page}.html" for page in PAGES} <= {p.page for p in report.pages}
     assert max(p.weight for p in report.pages) <= sitecheck.PAGE_BUDGET
+
+
+# --- the Traditional Chinese edition, built by the same command from the same executed cells -------
+
+#: Every page of the book, notebooks and plain pages, as the toc lists them.
+ALL_PAGES = [*PAGES, "book/glossary", "book/references"]
+
+
+def _visible_text(page_html: str) -> str:
+    """What a reader sees of a page's article, without scripts, styles or code."""
+    article = page_html.split('<article class="bd-article">', 1)[-1].split("</article>", 1)[0]
+    article = re.sub(r"<(script|style|pre)\b.*?</\1>", " ", article, flags=re.S)
+    return html_module.unescape(re.sub(r"<[^>]+>", " ", article))
+
+
+@pytest.mark.parametrize("name", ALL_PAGES)
+def test_every_page_has_a_chinese_edition_linked_both_ways(book, name):
+    _, html = book
+    english = (html / f"{name}.html").read_text()
+    chinese = (html / i18n.LANGUAGE / f"{name}.html").read_text()
+    assert '<html lang="zh-TW"' in chinese
+    up = "../" * name.count("/")
+    assert f'href="{up}{i18n.LANGUAGE}/{name}.html"' in english
+    assert f'href="../{up}{name}.html"' in chinese
+
+
+@pytest.mark.parametrize("name", ALL_PAGES)
+def test_chinese_pages_are_chinese_and_use_taiwans_terms(book, name):
+    """Translated: no English paragraph is left; Taiwan's forms: no term of the glossary in another
+    region's form, no simplified character (code and program output are English by design)."""
+    _, html = book
+    text = _visible_text((html / i18n.LANGUAGE / f"{name}.html").read_text())
+    english_text = _visible_text((html / f"{name}.html").read_text())
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
+    assert cjk > 0.3 * len(re.findall(r"[A-Za-z]+", english_text)), f"{name}: hardly any Chinese"
+    for term in i18n.glossary():
+        for form in term.avoid:
+            assert form not in text, f"{name} uses {form!r}; Taiwan's courses say {term.chinese!r}"
+    assert i18n.simplified(text) == [], f"{name} has simplified characters"
+    if name in PAGES:
+        assert PAGES[name] not in text.split("\n", 3)[0:3]
+
+
+def test_the_chinese_edition_reuses_the_english_executions(book):
+    result, html = book
+    assert log(result).count("notebook(s) executed in parallel") == 1
+    assert "building the zh_TW edition" in log(result)
+
+
+def test_search_in_the_chinese_edition_finds_chinese_words(book):
+    """Sphinx splits Chinese text into words with jieba: a word such as 卷積 is a search term."""
+    _, html = book
+    index = (html / i18n.LANGUAGE / "searchindex.js").read_text()
+    terms = json.loads(index[index.index("(") + 1:index.rindex(")")])["terms"]
+    assert {"卷積", "池化", "神經網路"} & set(terms) == {"卷積", "池化", "神經網路"}
 
 
 def test_the_references_page_lists_every_paper_the_chapters_cite(book):

@@ -127,3 +127,101 @@ def test_an_edited_english_sentence_makes_its_translation_fuzzy(tmp_path):
     gone = {"book/other": _template("Something else")}
     i18n.update(tmp_path, gone)
     assert not path.exists()  # the page is gone, so is its catalog
+
+
+# --- the book's own catalogs -----------------------------------------------------------------------
+
+
+def test_every_message_of_the_chinese_edition_is_translated_and_current():
+    """An English edit cannot land without its Chinese: a catalog older than the sources, an
+    untranslated or fuzzy message, or a translation that loses markup or uses a mainland form fails."""
+    current = i18n.templates()
+    assert i18n.out_of_date(current=current) == [], "run: python -m cnnbook translations"
+    assert [str(p) for p in i18n.pending()] == []
+    assert i18n.lint() == []
+
+
+# --- the Chinese edition, built beside the English one ---------------------------------------------
+
+CHAPTER_CODE = '''
+from cnnbook.glue import glue
+share = 0.25
+glue("share", share, display=False)
+glue("verdict", "higher" if share > 0.2 else "lower", display=False)
+glue("sentence", f"{share:.0%} of the pictures", display=False)
+'''
+PARAGRAPH = "The network calls {glue:text}`share:.0%` of them squares, a share {glue:text}`verdict` than chance; {glue:text}`sentence`."
+CHINESE = {
+    "A chapter": "一個章節",
+    PARAGRAPH: "網路把其中 {glue:text}`share:.0%` 判為正方形，比例比隨機猜測{glue:text}`verdict`；{glue:text}`sentence`。",
+    "higher": "較高",
+    "lower": "較低",
+    "{0} of the pictures": "圖片中的 {0}",
+}
+
+
+def two_edition_book(root, translate_phrases=True):
+    """A one-chapter book with the real configuration and the Chinese edition switched on."""
+    import shutil
+
+    import yaml
+    from babel.messages.pofile import write_po
+
+    from conftest import REPO
+
+    root.mkdir(parents=True)
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    config.pop("bibtex_bibfiles", None)
+    config["sphinx"]["config"]["cnnbook_editions"] = [i18n.LANGUAGE]
+    (root / "_config.yml").write_text(yaml.safe_dump(config))
+    (root / "_toc.yml").write_text("format: jb-book\nroot: chapter\n")
+    header = (REPO / "book" / "preface.md").read_text().split("---\n")[1]
+    (root / "chapter.md").write_text(f"---\n{header}---\n\n# A chapter\n\n```{{code-cell}} ipython3\n"
+                                     f"{CHAPTER_CODE.strip()}\n```\n\n{PARAGRAPH}\n")
+    (root / i18n.LOCALES).mkdir()
+    shutil.copy(REPO / i18n.LOCALES / "glossary.tsv", root / i18n.LOCALES)
+    i18n.update(root)  # the catalogs, from the sources, untranslated
+    shutil.copy(i18n.catalog_dir(REPO) / f"{i18n.THEME}.po", i18n.catalog_dir(root))
+    book_phrases = {m.id: m.string for m in read_po((i18n.catalog_dir(REPO) / f"{i18n.PHRASES}.po").open("rb"))}
+    for path in i18n.catalog_dir(root).rglob("*.po"):
+        if path.stem == i18n.THEME:
+            continue
+        catalog = read_po(path.open("rb"))
+        for message in catalog:
+            if message.id in CHINESE and (translate_phrases or path.stem != i18n.PHRASES):
+                message.string = CHINESE[message.id]
+            elif message.id and not message.string and book_phrases.get(message.id):
+                message.string = book_phrases[message.id]  # the book's own phrases (the cost note, ...)
+        with path.open("wb") as handle:
+            write_po(handle, catalog)
+    return root
+
+
+@pytest.mark.build
+def test_the_chinese_edition_is_built_beside_the_english_one_from_one_execution(tmp_path, offline_env):
+    from conftest import build, log
+
+    source = two_edition_book(tmp_path / "src")
+    assert [p.msgid for p in i18n.pending(source)] == []
+    result = build(source, tmp_path / "out", offline_env)
+    assert result.returncode == 0, log(result)[-4000:]
+    html = tmp_path / "out" / "_build" / "html"
+    english = (html / "chapter.html").read_text()
+    chinese = (html / i18n.LANGUAGE / "chapter.html").read_text()
+    assert "a share higher than chance; 25% of the pictures." in english
+    assert 'lang="zh-TW"' in chinese and "一個章節" in chinese
+    assert "判為正方形，比例比隨機猜測較高；圖片中的 25%。" in chinese
+    assert 'href="zh_TW/chapter.html"' in english and 'href="../chapter.html"' in chinese
+    assert "回到頂端" in chinese and "回到顶部" not in chinese  # the theme's labels, in traditional characters
+    assert log(result).count("executing") <= 2  # one execution: the Chinese build reads the cache
+    assert "1 notebook(s) executed in parallel" in log(result)
+
+
+@pytest.mark.build
+def test_a_glued_phrase_without_a_translation_fails_the_strict_build(tmp_path, offline_env):
+    from conftest import build, log
+
+    source = two_edition_book(tmp_path / "src", translate_phrases=False)
+    result = build(source, tmp_path / "out", offline_env)
+    assert result.returncode != 0
+    assert "the glued text 'verdict' = 'higher' has no translation" in log(result)

@@ -154,9 +154,13 @@ def phrases(root: Path = ROOT) -> dict[str, list[str]]:
 
 def module_phrases() -> dict[str, list[str]]:
     """Text the book's own code writes into the pages (the cost note under each chapter's title)."""
-    from .. import costs
+    from .. import costs, datasets, glue
+    from .translate import GLOSSARY_HEADINGS
 
-    return {text: ["cnnbook/costs.py"] for text in costs.PHRASES}
+    return {**{text: ["cnnbook/costs.py"] for text in costs.PHRASES},
+            glue.LISTING: ["cnnbook/glue.py"],
+            **{text: ["cnnbook/build/translate.py"] for text in GLOSSARY_HEADINGS},
+            **{text: ["cnnbook/datasets.py"] for text in datasets.SHAPES}}
 
 
 def phrase_template(root: Path = ROOT) -> Catalog:
@@ -253,10 +257,24 @@ def _write(catalog: Catalog, path: Path) -> None:
                  include_previous=True)
 
 
+#: The theme's own labels ("Back to top", "Search", ...): Sphinx looks them up in the ``sphinx``
+#: catalog, and the one the PyData theme ships for Chinese is in simplified characters.
+THEME = "sphinx"
+
+
+def theme_template() -> Catalog:
+    """The labels of the PyData Sphinx theme (under the book theme), from its own template."""
+    import pydata_sphinx_theme
+
+    with (Path(pydata_sphinx_theme.__file__).parent / "locale" / "sphinx.pot").open("rb") as handle:
+        return read_po(handle)
+
+
 def templates(root: Path = ROOT) -> dict[str, Catalog]:
-    """What the English sources say now: every page's template and the phrases' template."""
+    """What the English sources say now: every page's template, the phrases' and the theme's."""
     found = page_templates(root)
     found[PHRASES] = phrase_template(root)
+    found[THEME] = theme_template()
     return found
 
 
@@ -272,6 +290,9 @@ def update(root: Path = ROOT, current: dict[str, Catalog] | None = None) -> list
         path = folder / f"{name}.po"
         catalog = _read(path) or Catalog(locale=LANGUAGE, project="cnnbook", fuzzy=False)
         catalog.update(template, no_fuzzy_matching=False, update_header_comment=False, update_creation_date=False)
+        if name != PHRASES:  # a page's "99%" is not a format string: no format checks for translators
+            for message in catalog:
+                message.flags -= {"python-format", "python-brace-format"}
         _write(catalog, path)
     for path in folder.rglob("*.po") if folder.exists() else []:
         name = path.relative_to(folder).with_suffix("").as_posix()
@@ -372,20 +393,30 @@ def glossary(root: Path = ROOT) -> list[Term]:
 
 
 #: Characters OpenCC's simplified-to-traditional table changes that Taiwan writes as they are in
-#: some words (干擾, 台灣, 准許, 占據, 游泳, 風采, 叫吃, 周圍, 宣布, 沖洗, 公里, 皇后, 面對, 系統, 只有, 才能).
-TRADITIONAL_TOO = set("干台准占游范采吃周布沖里后面系只才余谷松丑卷斗借征朴仆")
+#: some words (明了, 峰值, 一群, 污染, 干擾, 台灣, 准許, 占據, 游泳, 風采, 叫吃, 周圍, 宣布, 沖洗, 公里, 皇后, 面對, 系統, 只有, 才能).
+TRADITIONAL_TOO = set("了峰群污干台准占游范采吃周布沖里后面系只才余谷松丑卷斗借征朴仆")
 
 
 def simplified(text: str) -> list[str]:
     """The characters of ``text`` that are simplified Chinese, not traditional: those OpenCC's
-    simplified-to-traditional table changes, less :data:`TRADITIONAL_TOO` (``[]`` where OpenCC
+    simplified-to-traditional (Taiwan) table changes, less :data:`TRADITIONAL_TOO` (``[]`` where OpenCC
     is not installed)."""
     try:
         import opencc
     except ImportError:
         return []
-    converter = opencc.OpenCC("s2t")
+    converter = opencc.OpenCC("s2tw")
     return sorted({a for a, b in zip(text, converter.convert(text)) if a != b and a not in TRADITIONAL_TOO})
+
+
+def mainland_forms(text: str, terms: list[Term]) -> list[tuple[Term, str]]:
+    """The glossary's avoided forms that ``text`` uses, outside the forms it prescribes (算法 is
+    avoided, but not inside 演算法)."""
+    prescribed = sorted({form for term in terms for form in re.split(r"[、（）/]", term.chinese) if form},
+                        key=len, reverse=True)
+    for form in prescribed:
+        text = text.replace(form, "\0")
+    return [(term, form) for term in terms for form in term.avoid if form in text]
 
 
 def problems(msgid: str, msgstr: str, terms: list[Term] | None = None) -> list[str]:
@@ -403,10 +434,9 @@ def problems(msgid: str, msgstr: str, terms: list[Term] | None = None) -> list[s
     slots_have = sorted(_SLOT.findall(_ROLE.sub("", msgstr)))
     if slots_want != slots_have:
         found.append(f"template slots must be kept: {slots_want} in the English, {slots_have} in the translation")
-    for term in terms if terms is not None else glossary():
-        for form in term.avoid:
-            if form in msgstr:
-                found.append(f"uses {form!r}; Taiwan's courses say {term.chinese!r} ({term.english})")
+    terms = glossary() if terms is None else terms
+    for term, form in mainland_forms(msgstr, terms):
+        found.append(f"uses {form!r}; Taiwan's courses say {term.chinese!r} ({term.english})")
     chars = simplified(msgstr)
     if chars:
         found.append(f"simplified characters: {''.join(chars)}")

@@ -28,12 +28,16 @@ from docutils import nodes
 from docutils.transforms import Transform
 from sphinx.application import Sphinx
 from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
 
 from . import i18n
 
 logger = logging.getLogger(__name__)
 
 _RENDERER = "cnnbook_nb_renderer"
+#: Five English words in a row: in a translated text, a sentence left untranslated (names of
+#: ImageNet classes, kept in English, are shorter).
+ENGLISH_RUN = re.compile(r"(?:\b[A-Za-z]+\b[ ,;:'-]+){4}[A-Za-z]+\b")
 
 
 class Phrases:
@@ -129,6 +133,10 @@ def _patch_glue(app: Sphinx) -> None:
                                "`python -m cnnbook translations` and translate it",
                                location=(env.docname, None) if env is not None else None)
             else:
+                if ENGLISH_RUN.search(chinese):  # a template matched, but a slot holds an English sentence
+                    logger.warning(f"cnnbook: the glued text {key!r} = {text!r} is only partly translated "
+                                   f"({chinese!r}); give its sentence a translation in {i18n.PHRASES}.po",
+                                   location=(env.docname, None) if env is not None else None)
                 result.data = {**result.data, "text/plain": repr(chinese)}
         return result
 
@@ -169,6 +177,72 @@ def _configure(app: Sphinx, config: Any) -> None:
     _patch_glue(app)
 
 
+#: The glossary table's column headings, translated through ``phrases.po`` like the cost note.
+GLOSSARY_HEADINGS = ("English", "Traditional Chinese (Taiwan)", "First used in")
+
+
+def first_use(root: Path, terms: list[i18n.Term]) -> dict[str, str | None]:
+    """For each English term, the first page in reading order whose text uses it (as a word, or its
+    plural), as a docname; None when no page does."""
+    from .bookconfig import chapters
+
+    pages = [(page.relative_to(root).with_suffix("").as_posix(), page.read_text(encoding="utf-8").lower())
+             for page in chapters(root)]
+    found = {}
+    for term in terms:
+        pattern = re.compile(r"(?<![\w-])" + re.escape(term.english.lower()) + r"(?:s|es)?(?![\w-])")
+        found[term.english] = next((doc for doc, text in pages if pattern.search(text)), None)
+    return found
+
+
+class GlossaryTable(SphinxDirective):
+    """``{cnnbook-glossary}``: the book's terms (``locales/glossary.tsv``) as a table, English beside
+    the Chinese the book uses, with the page where each is first used (found in the sources when the
+    book is built, so it stays true as chapters change)."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from sphinx import addnodes
+
+        root = Path(self.env.srcdir)
+        terms = i18n.glossary(root)
+        self.env.note_dependency(str(root / i18n.LOCALES / "glossary.tsv"))
+        translate = phrase_translator(self.env.app)
+        used = first_use(root, terms)
+        table = nodes.table(classes=["cnnbook-glossary"])
+        group = nodes.tgroup(cols=3)
+        table += group
+        for _ in range(3):
+            group += nodes.colspec(colwidth=1)
+
+        def row(cells: list[nodes.Node]) -> nodes.row:
+            line = nodes.row()
+            for cell in cells:
+                entry = nodes.entry()
+                entry += cell
+                line += entry
+            return line
+
+        head = nodes.thead()
+        head += row([nodes.paragraph(text=translate(h)) for h in GLOSSARY_HEADINGS])
+        body = nodes.tbody()
+        for term in terms:
+            where = nodes.paragraph()
+            doc = used[term.english]
+            if doc is not None:
+                ref = addnodes.pending_xref("", refdomain="std", reftype="doc", reftarget="/" + doc,
+                                            refexplicit=False, refwarn=True, refdoc=self.env.docname)
+                ref += nodes.inline(doc, doc)
+                where += ref
+            body += row([nodes.paragraph(text=term.english),
+                         nodes.paragraph("", "", nodes.inline(term.chinese, term.chinese, lang="zh-Hant-TW")),
+                         where])
+        group += head
+        group += body
+        return [table]
+
+
 #: ``CNNBOOK_EDITIONS=en`` builds the English edition alone (a quick look at one's own edit).
 EDITIONS_ENV = "CNNBOOK_EDITIONS"
 
@@ -206,12 +280,39 @@ def _build_translation(app: Sphinx, exception: Exception | None) -> None:
                              "its log is above")
 
 
+#: The link to the other edition, on every page of both: (its text, its language as HTML writes it).
+OTHER_EDITION = {"en": ("繁體中文版", "zh-Hant-TW"), i18n.LANGUAGE: ("English edition", "en")}
+
+
+def other_edition(app: Sphinx, pagename: str) -> str | None:
+    """The relative address of ``pagename`` in the other edition, or None when only one is built."""
+    depth = pagename.count("/")
+    if is_translation(app):
+        return "../" * (depth + 1) + pagename + ".html"
+    if i18n.LANGUAGE in (app.config.cnnbook_editions or []) and os.environ.get(EDITIONS_ENV, "all") != "en":
+        return "../" * depth + f"{i18n.LANGUAGE}/{pagename}.html"
+    return None
+
+
+def _edition_link(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    target = other_edition(app, pagename)
+    if target is None or "body" not in context:
+        return
+    text, lang = OTHER_EDITION[i18n.LANGUAGE if is_translation(app) else "en"]
+    label = "Language" if is_translation(app) else "語言"
+    context["body"] = (f'<nav class="cnnbook-edition" aria-label="{label}"><a href="{target}" hreflang="{lang}" '
+                       f'lang="{lang}">{text}</a></nav>\n' + context["body"])
+    context["metatags"] = context.get("metatags", "") + f'\n<link rel="alternate" hreflang="{lang}" href="{target}" />'
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     # The editions built beside the English one (_config.yml, sphinx.config.cnnbook_editions).
     app.add_config_value("cnnbook_editions", [], "env", [list])
     app.add_transform(_StashRenderer)
     app.connect("config-inited", _configure)
     app.connect("build-finished", _build_translation, priority=900)  # after the English edition is done
+    app.connect("html-page-context", _edition_link)
+    app.add_directive("cnnbook-glossary", GlossaryTable)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
