@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .. import checks
-from .go import BLACK, EMPTY, SIZE, WHITE, LibertyAnalysis, Position, legal_mask, move_results
+from .go import BLACK, EMPTY, SIZE, WHITE, LibertyAnalysis, Position, legal_mask, move_results, strings
 from .planes import encode
 
 
@@ -49,11 +49,11 @@ def atari_positions(n: int, seed: int = 0, density: float = 0.12, size: int = SI
         board = np.where(draw < density, BLACK, np.where(draw < 2 * density, WHITE, EMPTY)).astype(np.int8)
         to_play = BLACK if rng.random() < 0.5 else WHITE
         position = Position(board, to_play)
-        analysis = LibertyAnalysis(position)  # one analysis serves the test, the moves and the planes
-        captures = capturing_points(position, analysis)
+        captures = capturing_points(position)  # whole-board arithmetic: most boards stop here
         if len(captures) != 1:
             continue
         (r, c), = captures
+        analysis = LibertyAnalysis(position)  # one analysis serves the moves and the planes
         results = move_results(position, analysis)
         positions.append(position)
         moves.append(int(r) * size + int(c))
@@ -65,8 +65,24 @@ def atari_positions(n: int, seed: int = 0, density: float = 0.12, size: int = SI
 def capturing_points(position: Position, analysis: LibertyAnalysis | None = None) -> set[tuple[int, int]]:
     """The points where the side to play captures: the last liberty of each opponent string in
     atari (a move that captures is always legal). Far cheaper than judging every point's move, so
-    most random boards are turned down before :func:`move_results` runs. ``analysis``, the
-    position's :class:`~cnnbook.alphago.go.LibertyAnalysis` if you have it, saves computing it."""
-    analysis = LibertyAnalysis(position) if analysis is None else analysis
-    return {next(iter(free)) for stones, free in zip(analysis.stones, analysis.liberty_points)
-            if len(free) == 1 and stones and position.board[stones[0]] == position.opponent}
+    most random boards are turned down before :func:`move_results` runs. With ``analysis`` (the
+    position's :class:`~cnnbook.alphago.go.LibertyAnalysis`) it is read from there; without, it is
+    computed for the whole board at once: every (opponent string, empty neighbour) pair, counted
+    per string."""
+    if analysis is not None:
+        return {next(iter(free)) for stones, free in zip(analysis.stones, analysis.liberty_points)
+                if len(free) == 1 and stones and position.board[stones[0]] == position.opponent}
+    board, size = position.board, position.size
+    labels, _ = strings(board)
+    theirs = np.pad(np.where(board == position.opponent, labels, 0), 1)  # 0: no opponent stone, or off the board
+    empty = board == EMPTY
+    points = np.arange(size * size).reshape(size, size)
+    pairs = []
+    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        neighbour = theirs[1 + dr:1 + dr + size, 1 + dc:1 + dc + size]
+        touching = empty & (neighbour > 0)
+        pairs.append(neighbour[touching].astype(np.int64) * (size * size) + points[touching])
+    pairs = np.unique(np.concatenate(pairs))  # each (string, liberty) once
+    strings_of, liberty = np.divmod(pairs, size * size)
+    in_atari = np.bincount(strings_of)[strings_of] == 1
+    return {(int(p) // size, int(p) % size) for p in liberty[in_atari]}

@@ -241,7 +241,19 @@ def move_results(position: Position, analysis: LibertyAnalysis | None = None) ->
     one :class:`LibertyAnalysis` serves them all (pass ``analysis`` if you already have the
     position's)."""
     analysis = LibertyAnalysis(position) if analysis is None else analysis
-    return {(int(r), int(c)): analysis.move(int(r), int(c))[0] for r, c in zip(*np.nonzero(position.board == EMPTY))}
+    board, size = position.board, position.size
+    padded = np.pad(board, 1, constant_values=-1)  # -1: beyond the edge
+    around = [padded[1 + dr:1 + dr + size, 1 + dc:1 + dc + size] for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    empty_around = sum((a == EMPTY).astype(np.int8) for a in around)
+    stone_around = np.any([(a == BLACK) | (a == WHITE) for a in around], axis=0)
+    results = {}
+    for r, c in zip(*np.nonzero(board == EMPTY)):
+        r, c = int(r), int(c)
+        if stone_around[r, c]:
+            results[(r, c)] = analysis.move(r, c)[0]
+        else:  # no stone next to it: a lone new stone, its liberties its empty neighbours
+            results[(r, c)] = MoveResult(True, captured=0, liberties=int(empty_around[r, c]), stones=1)
+    return results
 
 
 def legal_mask(results: dict[tuple[int, int], MoveResult], shape: tuple[int, ...]) -> np.ndarray:

@@ -29,10 +29,16 @@ def fit(net: PolicyNetwork, planes: torch.Tensor, moves: torch.Tensor, legal: to
 
     def batch_loss(batch: torch.Tensor) -> torch.Tensor:
         mask = legal[batch] if legal is not None else None
-        return F.nll_loss(net(planes[batch], mask), moves[batch])
+        return F.nll_loss(net(planes[batch].contiguous(memory_format=torch.channels_last), mask), moves[batch])
 
-    return train.fit_batches(net, len(planes), batch_loss, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                             also_suspect="is a move illegal under its mask")
+    # Channels-last is the layout oneDNN computes these small convolutions fastest in on a CPU (about
+    # a fifth less time per step); the weights get their usual layout back afterwards.
+    net.to(memory_format=torch.channels_last)
+    try:
+        return train.fit_batches(net, len(planes), batch_loss, epochs=epochs, batch_size=batch_size, lr=lr,
+                                 seed=seed, also_suspect="is a move illegal under its mask")
+    finally:
+        net.to(memory_format=torch.contiguous_format)
 
 
 def _check_positions(planes: torch.Tensor, moves: torch.Tensor) -> None:

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from docutils import nodes
-from docutils.transforms import Transform
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -34,7 +33,6 @@ from . import i18n
 
 logger = logging.getLogger(__name__)
 
-_RENDERER = "cnnbook_nb_renderer"
 #: Five English words in a row: in a translated text, a sentence left untranslated (names of
 #: ImageNet classes, kept in English, are shorter).
 ENGLISH_RUN = re.compile(r"(?:\b[A-Za-z]+\b[ ,;:'-]+){4}[A-Za-z]+\b")
@@ -86,16 +84,10 @@ def phrases(root: str) -> Phrases:
     return Phrases.from_catalog(i18n.catalog_dir(Path(root)) / f"{i18n.PHRASES}.po")
 
 
-class _StashRenderer(Transform):
-    """Before Sphinx's Locale transform (priority 20) re-parses translated paragraphs: keep the
-    page's notebook renderer where the glue roles of those paragraphs can find it."""
-
-    default_priority = 10
-
-    def apply(self, **kwargs: Any) -> None:
-        env = getattr(self.document.settings, "env", None)
-        if env is not None and "nb_renderer" in self.document:
-            env.temp_data[_RENDERER] = self.document["nb_renderer"]
+def _is_translated(document: nodes.document) -> bool:
+    """Whether ``document`` is a translated paragraph that Sphinx parses on its own, apart from
+    the notebook it belongs to (MyST-NB has let go of that notebook's glued values by then)."""
+    return str(document.get("source", "")).endswith("<translated>")
 
 
 def _glued_text(data: dict) -> str | None:
@@ -110,6 +102,17 @@ def _glued_text(data: dict) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _glue_file(env: Any) -> dict:
+    """The values the page being read glued (``<docname>.glue.json`` in MyST-NB's output folder)."""
+    import json
+
+    folder = getattr(getattr(env, "mystnb_config", None), "output_folder", None)
+    if not folder:
+        return {}
+    path = Path(folder).joinpath(*(env.docname + ".glue.json").split("/"))
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def _patch_glue(app: Sphinx) -> None:
     """MyST-NB's glue roles and directives, made to work in translated paragraphs and to paste
     glued words in Chinese."""
@@ -121,9 +124,15 @@ def _patch_glue(app: Sphinx) -> None:
 
     def retrieve(document: nodes.document, key: str):
         env = getattr(document.settings, "env", None)
-        if "nb_renderer" not in document and env is not None and _RENDERER in env.temp_data:
-            document["nb_renderer"] = env.temp_data[_RENDERER]
-        result = original(document, key)
+        if _is_translated(document) and env is not None:
+            # MyST-NB wrote the page's glued values beside its executed notebook while parsing it
+            glued = _glue_file(env).get(key)
+            if glued is None:
+                raise utils.RetrievalError(f"No key {key!r} found in glue data for this document.")
+            result = utils.VariableOutput(data=glued["data"], metadata=glued.get("metadata", {}),
+                                          nb_renderer=None, vtype="glue")
+        else:
+            result = original(document, key)
         text = _glued_text(result.data)
         if text is not None and i18n.WORDS.search(text):
             chinese = phrases(str(app.srcdir)).translate(text)
@@ -261,7 +270,8 @@ def command(app: Sphinx) -> list[str]:
     jupyter-cache), output in ``<html>/zh_TW``, its own doctrees, as strict as the English build."""
     from .sphinxext import _cache_path
 
-    strict = bool(getattr(app, "warningiserror", False))
+    # -W sets warningiserror; -W --keep-going sets keep_going instead (and warningiserror False)
+    strict = bool(getattr(app, "warningiserror", False) or getattr(app, "keep_going", False))
     return [sys.executable, "-m", __name__, str(app.srcdir), str(Path(app.outdir) / i18n.LANGUAGE),
             "--doctrees", str(Path(app.doctreedir).parent / f".doctrees-{i18n.LANGUAGE}"),
             "--cache", _cache_path(app) or "", "--baseurl", app.config.html_baseurl or "",
@@ -308,7 +318,6 @@ def _edition_link(app: Sphinx, pagename: str, templatename: str, context: dict, 
 def setup(app: Sphinx) -> dict[str, Any]:
     # The editions built beside the English one (_config.yml, sphinx.config.cnnbook_editions).
     app.add_config_value("cnnbook_editions", [], "env", [list])
-    app.add_transform(_StashRenderer)
     app.connect("config-inited", _configure)
     app.connect("build-finished", _build_translation, priority=900)  # after the English edition is done
     app.connect("html-page-context", _edition_link)
