@@ -34,7 +34,11 @@ COST_NOTE = ("*Running this page took {0} s and at most {1} GB of memory on a {2
              "it faster.*")
 COST_NOTE_LINK = "; see [how this book is built]({0})"
 COST_NOTE_HERE = "; the tables below show the whole report"
-PHRASES = (COST_NOTE, COST_NOTE_LINK, COST_NOTE_HERE)
+#: What a report says its chapters ran with (``report["weights"]``, glued into the appendix).
+WEIGHTS_PLANTED = "stand-in checkpoints of the real size (random values)"
+WEIGHTS_PRETRAINED = "pretrained"
+WEIGHTS_UNTRAINED = "untrained (no checkpoints in the cache)"
+PHRASES = (COST_NOTE, COST_NOTE_LINK, COST_NOTE_HERE, WEIGHTS_PLANTED, WEIGHTS_PRETRAINED, WEIGHTS_UNTRAINED)
 
 
 def cost_note(page: str, report: dict, appendix: str | None,
@@ -109,7 +113,13 @@ def budget_checks(report: dict) -> list[dict]:
             budgets["cold_build_kernels_rss_mb"], " MB", lambda v: f"{v:.0f} MB"),
         row("Grad-CAM on ResNet18, batch 1, against a forward pass alone", gradcam,
             budgets["gradcam_ratio_batch1"], "x", lambda v: f"{v:.2f}x"),
-    ]
+    ] + ([] if "translation_cold_s" not in budgets else [
+        row("the Chinese edition, added to a clean build", report.get("translation_build_s", {}).get("median"),
+            budgets["translation_cold_s"], " s", lambda v: f"{v:.0f} s"),
+        row("the Chinese edition, rebuilt when nothing changed", None if "translation_build_s" not in report else
+            float(report["translation_build_s"]["rebuilt_when_nothing_changed"]), 0, "",
+            lambda v: "rebuilt" if v else "skipped"),
+    ])
 
 
 def chapter_within_budget(report: dict, page: str) -> bool | None:

@@ -64,7 +64,7 @@ def test_the_measured_book_keeps_to_every_budget(report):
     workload, and is within every budget (a report over one would say so on the page: fix the
     book or the budget, then measure again)."""
     checks = costs.budget_checks(report)
-    assert len(checks) == 7 and all(check["within"] is True for check in checks), checks
+    assert len(checks) >= 7 and all(check["within"] is True for check in checks), checks
     assert all(costs.chapter_within_budget(report, page) for page in report["chapter_s"])
 
 

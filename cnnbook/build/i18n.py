@@ -41,6 +41,19 @@ LOCALES = "locales"
 PHRASES = "phrases"
 #: Has two letters in a row: text a reader reads as words (``"3x3"`` or ``"0.25"`` is not).
 WORDS = re.compile(r"[A-Za-z]{2}")
+def prose_words(text: str) -> list[str]:
+    """The words of ``text`` that a reader reads as English prose: letters only, in lower case or
+    capitalised. Names from code (``conv8``, ``classifier.0``, ``MaxPool2d``, ``ReLU``), acronyms
+    (``FGSM``), numbers and versions are not prose, so a glued ``"ReLU + Conv2d"`` needs no
+    translation while ``"triangle (98.5%)"`` does."""
+    words = []
+    for token in re.findall(r"[A-Za-z0-9_.+\-]+", text):
+        token = token.strip(".-+")
+        if re.fullmatch(r"[a-z]{2,}|[A-Z][a-z]+", token) or re.fullmatch(r"[a-z]+(?:-[a-z]+)+", token):
+            words.append(token)
+    return words
+
+
 #: A name in code, not a phrase: no spaces, and a digit, an underscore or a dot in it ("conv1",
 #: "features.3", "libraries_rss_mb").
 IDENTIFIER = re.compile(r"(?=\S*[\d_.])[\w.-]+")
@@ -437,6 +450,9 @@ def problems(msgid: str, msgstr: str, terms: list[Term] | None = None) -> list[s
     terms = glossary() if terms is None else terms
     for term, form in mainland_forms(msgstr, terms):
         found.append(f"uses {form!r}; Taiwan's courses say {term.chinese!r} ({term.english})")
+    if re.match(r"\d+\. ", msgstr):
+        found.append("starts with a number and a full stop, which Markdown reads as a numbered list: "
+                     "write the number as `9\\.` (a title such as `9\\. 愚弄 CNN`)")
     chars = simplified(msgstr)
     if chars:
         found.append(f"simplified characters: {''.join(chars)}")

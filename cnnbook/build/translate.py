@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,12 @@ class Phrases:
                 slots = {int(k[1:]): v for k, v in match.groupdict().items()}
                 values = [self.translate(slots[i]) or slots[i] for i in range(len(slots))]
                 return chinese.format(*values)
+        # words the catalog knows inside a text it does not ("triangle (98.5%)"): enough when no
+        # English prose is left once they are translated
+        pieces = re.split(r"([A-Za-z][A-Za-z -]*[A-Za-z]|[A-Za-z])", text)
+        swapped = "".join(self.exact.get(piece, piece) for piece in pieces)
+        if swapped != text and not i18n.prose_words(swapped):
+            return swapped
         return None
 
 
@@ -134,7 +141,7 @@ def _patch_glue(app: Sphinx) -> None:
         else:
             result = original(document, key)
         text = _glued_text(result.data)
-        if text is not None and i18n.WORDS.search(text):
+        if text is not None and i18n.prose_words(text):
             chinese = phrases(str(app.srcdir)).translate(text)
             if chinese is None:
                 logger.warning(f"cnnbook: the glued text {key!r} = {text!r} has no translation in "
@@ -273,21 +280,58 @@ def command(app: Sphinx) -> list[str]:
     # -W sets warningiserror; -W --keep-going sets keep_going instead (and warningiserror False)
     strict = bool(getattr(app, "warningiserror", False) or getattr(app, "keep_going", False))
     return [sys.executable, "-m", __name__, str(app.srcdir), str(Path(app.outdir) / i18n.LANGUAGE),
-            "--doctrees", str(Path(app.doctreedir).parent / f".doctrees-{i18n.LANGUAGE}"),
+            "--doctrees", str(_doctrees(app)),
             "--cache", _cache_path(app) or "", "--baseurl", app.config.html_baseurl or "",
             *(["--strict"] if strict else [])]
+
+
+def _doctrees(app: Sphinx) -> Path:
+    return Path(app.doctreedir).parent / f".doctrees-{i18n.LANGUAGE}"
+
+
+#: Beside the Chinese edition's doctrees: what it was built from, so that a rebuild with nothing
+#: changed skips it.
+STAMP = ".cnnbook-built-from"
+
+
+def inputs_stamp(app: Sphinx) -> str:
+    """What the Chinese edition depends on, as one string: every source, catalog and setting file,
+    the book's own build code and styles (sizes and modification times), the jupyter-cache's
+    database (it changes when a chapter runs again) and the build command."""
+    from .sphinxext import _cache_path
+
+    root = Path(app.srcdir)
+    package = Path(__file__).resolve().parents[1]
+    files = [*root.glob("*.yml"), *(root / "book").glob("*.md"), *(root / "book").glob("*.bib"),
+             *(root / i18n.LOCALES).rglob("*.po"), *(root / i18n.LOCALES).rglob("*.tsv"),
+             *package.rglob("*.py"), *(package / "build" / "static").glob("*"), package / "report.json"]
+    cache = Path(_cache_path(app) or root / "_build" / ".jupyter_cache") / "global.db"
+    lines = [" ".join(command(app))]
+    for path in sorted(set(files + [cache])):
+        stat = path.stat() if path.exists() else None
+        lines.append(f"{path} {stat.st_size if stat else '-'} {stat.st_mtime_ns if stat else '-'}")
+    return "\n".join(lines)
 
 
 def _build_translation(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or not wanted(app):
         return
-    logger.info(f"cnnbook: building the {i18n.LANGUAGE} edition into {Path(app.outdir) / i18n.LANGUAGE}")
+    out = Path(app.outdir) / i18n.LANGUAGE
+    stamp, stamp_file = inputs_stamp(app), _doctrees(app) / STAMP
+    if out.is_dir() and stamp_file.exists() and stamp_file.read_text(encoding="utf-8") == stamp:
+        logger.info(f"cnnbook: the {i18n.LANGUAGE} edition is up to date (nothing it is built from changed)")
+        return
+    logger.info(f"cnnbook: building the {i18n.LANGUAGE} edition into {out}")
+    start = time.perf_counter()
     result = subprocess.run(command(app), stdout=sys.stdout, stderr=sys.stderr)
+    logger.info(f"cnnbook: the {i18n.LANGUAGE} edition took {time.perf_counter() - start:.1f} s")
     if result.returncode != 0:
         from sphinx.errors import ExtensionError
 
         raise ExtensionError(f"the {i18n.LANGUAGE} edition failed to build (exit status {result.returncode}); "
                              "its log is above")
+    stamp_file.parent.mkdir(parents=True, exist_ok=True)
+    stamp_file.write_text(stamp, encoding="utf-8")
 
 
 #: The link to the other edition, on every page of both: (its text, its language as HTML writes it).
