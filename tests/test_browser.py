@@ -21,6 +21,9 @@ import pytest
 from conftest import REPO
 from test_book import PAGES
 
+#: Every chapter in both editions: the address under the site, and the English page it translates.
+EDITIONS = {**{name: name for name in PAGES}, **{f"zh_TW/{name}": name for name in PAGES}}
+
 pytestmark = pytest.mark.build
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -103,14 +106,18 @@ def open_page(browser, url: str, scheme: str = "light") -> Page:
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("name", EDITIONS)
 def test_every_chapter_loads_offline_without_errors_and_shows_its_figures(server, browser, name, scheme):
     opened = open_page(browser, f"{server}/{name}.html", scheme)
     page, errors = opened.page, opened.errors
     try:
         assert page.evaluate("document.documentElement.dataset.theme") == scheme
         assert opened.outside == [], f"{name} asks the internet for {opened.outside[:3]}: it must work offline"
-        assert PAGES[name].split(" ")[-1] in page.title().replace("\u2019", "'")
+        if name == EDITIONS[name]:
+            assert PAGES[name].split(" ")[-1] in page.title().replace("\u2019", "'")
+        else:  # the Chinese edition: a Chinese title, the page marked as Chinese for screen readers
+            assert re.search(r"[\u4e00-\u9fff]", page.title()), page.title()
+            assert page.evaluate("document.documentElement.lang") == "zh-TW"
         images = page.eval_on_selector_all(
             "article img",
             "imgs => imgs.map(i => ({src: i.src.slice(0, 80), natural: i.naturalWidth, complete: i.complete,"
@@ -159,7 +166,7 @@ def test_the_formula_finder_finds_formulas_and_skips_dollar_amounts():
     assert _has_formulas("book/03-output-size")
 
 
-@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("name", EDITIONS)
 def test_formulas_render_offline_and_no_raw_tex_shows(server, browser, name):
     """MathJax is served by the book itself (cnnbook.build.sphinxext), so formulas render with the
     internet cut off; the CDN's copy would leave raw TeX such as \\(A_k\\) on the page."""
@@ -177,7 +184,7 @@ def test_formulas_render_offline_and_no_raw_tex_shows(server, browser, name):
             raw: document.querySelector('article').innerText.match(/\\\\\\(|\\\\\\)|\\\\\\[|\\\\\\]|\\$\\$/g) || []})""")
         assert found["unrendered"] == [], f"{name}: formulas left as TeX: {found['unrendered'][:5]}"
         assert found["raw"] == [], f"{name}: raw TeX delimiters on the page: {found['raw'][:5]}"
-        assert (found["formulas"] > 0) == _has_formulas(name), f"{name}: {found['formulas']} formulas on the page"
+        assert (found["formulas"] > 0) == _has_formulas(EDITIONS[name]), f"{name}: {found['formulas']} formulas on the page"
         assert opened.outside == [] and opened.errors == []
     finally:
         page.close()
@@ -212,7 +219,7 @@ def _unexplained(violations: list[dict]) -> list[str]:
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("name", EDITIONS)
 def test_axe_finds_no_serious_accessibility_problem(server, browser, name, scheme):
     opened = open_page(browser, f"{server}/{name}.html", scheme)
     try:

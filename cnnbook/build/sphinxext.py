@@ -192,6 +192,12 @@ def _configure(app: Sphinx, config: Any) -> None:
 #: put out of step with LaTeX's count.
 LATEX_PREAMBLE = r"""
 \setcounter{secnumdepth}{-1}
+% Traditional Chinese (the glossary's terms): xeCJK (Debian's texlive-lang-chinese) typesets the
+% characters the Latin fonts lack in Noto Serif CJK TC (fonts-noto-cjk).
+\usepackage{xeCJK}
+\setCJKmainfont{Noto Serif CJK TC}
+\setCJKsansfont{Noto Sans CJK TC}
+\setCJKmonofont{Noto Sans Mono CJK TC}
 \usepackage[strict]{changepage}
 \definecolor{CodeBlockInputBorderColor}{RGB}{204,204,204}
 \definecolor{CodeBlockInputColor}{RGB}{247,247,247}
