@@ -331,7 +331,7 @@ def _build_translation(app: Sphinx, exception: Exception | None) -> None:
         raise ExtensionError(f"the {i18n.LANGUAGE} edition failed to build (exit status {result.returncode}); "
                              "its log is above")
     stamp_file.parent.mkdir(parents=True, exist_ok=True)
-    stamp_file.write_text(stamp, encoding="utf-8")
+    stamp_file.write_text(inputs_stamp(app), encoding="utf-8")  # again: reading the cache touches its database
 
 
 #: The link to the other edition, on every page of both: (its text, its language as HTML writes it).
