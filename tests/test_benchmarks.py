@@ -55,10 +55,6 @@ def test_summary_puts_each_figure_beside_its_budget(report):
     assert all(page in text for page in report["chapter_s"])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19 is open: in the report of 2026-11-26 chapters 8, 9 and 10 are "
-                   "over the per-chapter time budget and chapter 10 over the memory budget; once a new "
-                   "report keeps to every budget this test passes, and strict=True makes that an error "
-                   "until this marker is removed")
 def test_the_measured_book_keeps_to_every_budget(report):
     """The report the appendix shows was measured with the parallel build and the reference
     workload, and is within every budget (a report over one would say so on the page: fix the
