@@ -256,6 +256,13 @@ class Pending:
         return f"{self.catalog}.po: {what}: {first[:100]}"
 
 
+def catalogs(root: Path = ROOT) -> list[tuple[str, Path]]:
+    """Every catalog of the edition as ``(name, path)``: ``book/09-fooling``, ``phrases``, ..."""
+    folder = catalog_dir(root)
+    return [(path.relative_to(folder).with_suffix("").as_posix(), path)
+            for path in sorted(folder.rglob("*.po"))] if folder.exists() else []
+
+
 def _read(path: Path) -> Catalog | None:
     if not path.exists():
         return None
@@ -307,8 +314,7 @@ def update(root: Path = ROOT, current: dict[str, Catalog] | None = None) -> list
             for message in catalog:
                 message.flags -= {"python-format", "python-brace-format"}
         _write(catalog, path)
-    for path in folder.rglob("*.po") if folder.exists() else []:
-        name = path.relative_to(folder).with_suffix("").as_posix()
+    for name, path in catalogs(root):
         if name not in current:
             path.unlink()
             path.with_suffix(".mo").unlink(missing_ok=True)
@@ -317,10 +323,8 @@ def update(root: Path = ROOT, current: dict[str, Catalog] | None = None) -> list
 
 def pending(root: Path = ROOT) -> list[Pending]:
     """Every message of every catalog that is untranslated or fuzzy."""
-    folder = catalog_dir(root)
     left: list[Pending] = []
-    for path in sorted(folder.rglob("*.po")) if folder.exists() else []:
-        name = path.relative_to(folder).with_suffix("").as_posix()
+    for name, path in catalogs(root):
         catalog = _read(path)
         for message in catalog:
             if not message.id:
@@ -347,10 +351,8 @@ def out_of_date(root: Path = ROOT, current: dict[str, Catalog] | None = None) ->
         have = {str(m.id) for m in catalog if m.id}
         if want != have:
             problems.append(f"{name}.po: {len(want - have)} new message(s), {len(have - want)} gone")
-    names = set(current)
-    for path in folder.rglob("*.po") if folder.exists() else []:
-        name = path.relative_to(folder).with_suffix("").as_posix()
-        if name not in names:
+    for name, _ in catalogs(root):
+        if name not in current:
             problems.append(f"{name}.po translates a page the book no longer has")
     return problems
 
@@ -463,9 +465,7 @@ def lint(root: Path = ROOT) -> list[str]:
     """Every translation in every catalog that :func:`problems` objects to, one line each."""
     terms = glossary(root)
     lines = []
-    folder = catalog_dir(root)
-    for path in sorted(folder.rglob("*.po")) if folder.exists() else []:
-        name = path.relative_to(folder).with_suffix("").as_posix()
+    for name, path in catalogs(root):
         for message in _read(path):
             if message.id and message.string:
                 for problem in problems(str(message.id), str(message.string), terms):

@@ -113,11 +113,12 @@ def _glue_file(env: Any) -> dict:
     """The values the page being read glued (``<docname>.glue.json`` in MyST-NB's output folder)."""
     import json
 
-    folder = getattr(getattr(env, "mystnb_config", None), "output_folder", None)
-    if not folder:
-        return {}
-    path = Path(folder).joinpath(*(env.docname + ".glue.json").split("/"))
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if "cnnbook_glue" not in env.temp_data:  # read once per page, not once per glued value
+        folder = getattr(getattr(env, "mystnb_config", None), "output_folder", None)
+        path = Path(folder).joinpath(*(env.docname + ".glue.json").split("/")) if folder else None
+        env.temp_data["cnnbook_glue"] = (json.loads(path.read_text(encoding="utf-8"))
+                                         if path is not None and path.exists() else {})
+    return env.temp_data["cnnbook_glue"]
 
 
 def _patch_glue(app: Sphinx) -> None:
@@ -263,12 +264,17 @@ class GlossaryTable(SphinxDirective):
 EDITIONS_ENV = "CNNBOOK_EDITIONS"
 
 
+def _both_editions(app: Sphinx) -> bool:
+    """Whether this build makes the Chinese edition beside the English one (_config.yml's
+    ``cnnbook_editions``, unless ``CNNBOOK_EDITIONS=en``)."""
+    return i18n.LANGUAGE in (app.config.cnnbook_editions or []) and os.environ.get(EDITIONS_ENV, "all") != "en"
+
+
 def wanted(app: Sphinx) -> bool:
     """Whether this build should build the Chinese edition after itself: an English HTML build of a
     book that has the catalogs, unless ``CNNBOOK_EDITIONS=en``."""
     return (app.builder.name == "html" and not is_translation(app)
-            and i18n.LANGUAGE in (app.config.cnnbook_editions or [])
-            and os.environ.get(EDITIONS_ENV, "all") != "en"
+            and _both_editions(app)
             and (Path(app.srcdir) / i18n.LOCALES / i18n.LANGUAGE).is_dir())
 
 
@@ -343,7 +349,7 @@ def other_edition(app: Sphinx, pagename: str) -> str | None:
     depth = pagename.count("/")
     if is_translation(app):
         return "../" * (depth + 1) + pagename + ".html"
-    if i18n.LANGUAGE in (app.config.cnnbook_editions or []) and os.environ.get(EDITIONS_ENV, "all") != "en":
+    if _both_editions(app):
         return "../" * depth + f"{i18n.LANGUAGE}/{pagename}.html"
     return None
 
@@ -379,9 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseurl", default="")
     parser.add_argument("--strict", action="store_true")
     args = parser.parse_args(argv)
-    overrides: dict[str, Any] = {"language": i18n.LANGUAGE,
-                                 "locale_dirs": [str(Path(args.source) / i18n.LOCALES)],
-                                 "gettext_compact": False}
+    overrides: dict[str, Any] = {"language": i18n.LANGUAGE}  # _configure adds the catalogs' settings
     if args.cache:
         overrides["nb_execution_cache_path"] = args.cache
     if args.baseurl:
