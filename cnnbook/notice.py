@@ -14,8 +14,10 @@ from __future__ import annotations
 import html
 import re
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+from . import words as wording
 
 #: HTML attribute that marks the notice; its value is the models' names, separated by ", ".
 MARKER = "data-cnnbook-untrained"
@@ -28,6 +30,27 @@ _MARKER_RE = re.compile(MARKER + r'="([^"]+)"')  # names, separated by ", "
 BOX_STYLE = "border-left: 4px solid #b8860b; padding: 0.4em 1em; background: #fff3cd; color: #3d2e00;"
 TITLE_STYLE = "background: #ffe08a; color: #3d2e00;"
 CODE_STYLE = "color: #5c2a00; background: rgba(0, 0, 0, 0.07);"
+
+
+#: The box's English words (the Chinese edition translates them through ``phrases.po``): {0} is the
+#: networks' names, {1} the command that downloads the weights; one set for one network, one for
+#: several.
+WORDS = {
+    "title_one": "Untrained network: {0}",
+    "title_many": "Untrained networks: {0}",
+    "body_one": "The pretrained ImageNet weights for {0} were not available when this page was run. Every "
+                "result on this page that comes from it was computed by a network with <em>random</em> "
+                "weights, so its predictions, filters and maps show nothing learned. To see the real "
+                "results, run {1} on a machine with internet access and rebuild the book, or open this "
+                "chapter in Colab.",
+    "body_many": "The pretrained ImageNet weights for {0} were not available when this page was run. Every "
+                 "result on this page that comes from them was computed by networks with <em>random</em> "
+                 "weights, so their predictions, filters and maps show nothing learned. To see the real "
+                 "results, run {1} on a machine with internet access and rebuild the book, or open this "
+                 "chapter in Colab.",
+    "where": "It looked for {0}, which is downloaded from {1}.",
+    "listing": "{0} and {1}",
+}
 
 
 class UntrainedNetworkWarning(UserWarning):
@@ -60,35 +83,40 @@ def message(missing: Sequence[Missing]) -> str:
     )
 
 
-def html_box(missing: Sequence[Missing]) -> str:
+def html_box(missing: Sequence[Missing], words: Mapping[str, str] = WORDS) -> str:
     """The notice as an admonition box that Sphinx themes and Jupyter both render: one box, however
-    many networks a cell loads (chapter 10 and the homework load three)."""
+    many networks a cell loads (chapter 10 and the homework load three). ``words`` is
+    :data:`WORDS` or its translation; the box is wrapped (:func:`cnnbook.words.wrap`) so that the
+    Chinese edition can write it again in Chinese."""
     if not missing:
         raise ValueError("html_box needs at least one Missing network, got none")
     code = f'<code style="{CODE_STYLE}">'
     names = [html.escape(m.name) for m in missing]
-    listed = _listing([f"{code}{n}</code>" for n in names])
+    coded = [f"{code}{n}</code>" for n in names]
+    listed = coded[0] if len(coded) == 1 else words["listing"].format(", ".join(coded[:-1]), coded[-1])
     details = []
     for m in missing:
         where = ""
         if m.file and m.url:
-            where = (f" It looked for {code}{html.escape(m.file)}</code>, which is downloaded from "
-                     f"{code}{html.escape(m.url)}</code>.")
+            where = " " + words["where"].format(f"{code}{html.escape(m.file)}</code>",
+                                                f"{code}{html.escape(m.url)}</code>")
         details.append(f"<li>{code}{html.escape(m.name)}</code>: {html.escape(m.reason)}.{where}</li>")
-    networks = "network" if len(missing) == 1 else "networks"
-    return (
+    number = "one" if len(missing) == 1 else "many"
+    title = words[f"title_{number}"].format(", ".join(names))
+    body = words[f"body_{number}"].format(listed, f"{code}python -m cnnbook download-weights</code>")
+    box = (
         f'<div class="admonition warning cnnbook-untrained" {MARKER}="{", ".join(names)}" '
         f'style="{BOX_STYLE}">\n'
-        f'<p class="admonition-title" style="{TITLE_STYLE}"><strong>Untrained {networks}: '
-        f'{", ".join(names)}</strong></p>\n'
-        f"<p>The pretrained ImageNet weights for {listed} were not available when this page was run. "
-        f"Every result on this page that comes from {'it' if len(missing) == 1 else 'them'} was "
-        f"computed by a {networks.rstrip('s')} with <em>random</em> weights, so "
-        f"{'its' if len(missing) == 1 else 'their'} predictions, filters and maps show nothing learned. "
-        f"To see the real results, run {code}python -m cnnbook download-weights</code> on a machine "
-        "with internet access and rebuild the book, or open this chapter in Colab.</p>\n"
+        f'<p class="admonition-title" style="{TITLE_STYLE}"><strong>{title}</strong></p>\n'
+        f"<p>{body}</p>\n"
         f'<ul style="margin-bottom: 0.4em;">{"".join(details)}</ul>\n</div>'
     )
+    return wording.wrap("notice", {"missing": [asdict(m) for m in missing]}, box)
+
+
+def html_box_again(args: dict, words: Mapping[str, str]) -> str:
+    """The box :func:`html_box` wrapped with ``args``, written again with ``words``."""
+    return html_box([Missing(**m) for m in args["missing"]], words)
 
 
 def models_in(text: str) -> list[str]:

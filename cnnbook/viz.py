@@ -280,6 +280,13 @@ _PLAYER_ICONS = {
 }
 
 
+#: The words on matplotlib's player (its buttons' titles, the slider's name, the repeat modes): the
+#: Chinese edition translates them on its pages.
+PLAYER_WORDS = ("Decrease speed", "First frame", "Previous frame", "Play backwards", "Pause", "Play",
+                "Next frame", "Last frame", "Increase speed", "Repetition mode", "Frame", "Once", "Loop",
+                "Reflect")
+
+
 def _offline_controls(html: str) -> str:
     """matplotlib's player, made to work without internet and with a screen reader: its buttons draw
     their icons themselves instead of taking them from a CDN, and its frame slider gets a name."""

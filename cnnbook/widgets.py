@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import checks
+from . import words as wording
 from .conv import output_size, output_size_unrounded
 from .viz import WebOutput, conv_panels, draw_grid
 
@@ -64,22 +65,20 @@ def conv_explorer(image: np.ndarray, kernels: Mapping[str, np.ndarray], max_stri
     return widgets.VBox([widgets.HBox([kernel, stride, padding]), message, picture])
 
 
-#: The output-size formula in JavaScript, for the website's calculator (tested against Python).
+#: The output-size formula in JavaScript, for the website's calculator (tested against Python). A
+#: value it refuses comes back as ``{error: [kind, ...values]}``: the words are the page's
+#: (:data:`CALCULATOR_WORDS`), which the Chinese edition translates.
 OUTPUT_SIZE_JS = """
 function cnnbookOutputSize(size, kernel, stride, padding, dilation, ceilMode) {
   const names = {size: [size, 1], kernel: [kernel, 1], stride: [stride, 1],
                  padding: [padding, 0], dilation: [dilation, 1]};
   for (const [name, [value, minimum]] of Object.entries(names)) {
-    // the words of cnnbook.checks.whole, which the Python side uses
-    if (!Number.isInteger(value)) return {error: name + " must be a whole number, got " + value};
-    if (value < minimum) return {error: name + " must be a whole number >= " + minimum + ", got " + value};
+    if (!Number.isInteger(value)) return {error: ["whole", name, value]};
+    if (value < minimum) return {error: ["minimum", name, minimum, value]};
   }
   const span = dilation * (kernel - 1) + 1;
   const padded = size + 2 * padding;
-  if (span > padded) {
-    return {error: "the window does not fit: it spans " + span + " pixels but the padded input has " +
-                   padded};
-  }
+  if (span > padded) return {error: ["fit", span, padded]};
   const exact = (padded - span) / stride + 1;
   let value = ceilMode ? Math.ceil((padded - span) / stride) + 1 : Math.floor((padded - span) / stride) + 1;
   if (ceilMode && (value - 1) * stride >= size + padding) value -= 1;
@@ -87,31 +86,52 @@ function cnnbookOutputSize(size, kernel, stride, padding, dilation, ceilMode) {
 }
 """
 
+#: What the calculator says. The refusals are the words of :func:`cnnbook.checks.whole` and
+#: :func:`cnnbook.conv.output_size`, which the Python side uses; {0}, {1}, ... are filled in.
+CALCULATOR_WORDS = {
+    "size": "input size H",
+    "kernel": "kernel size k",
+    "stride": "stride s",
+    "padding": "padding p",
+    "dilation": "dilation d",
+    "ceil": "ceil_mode (pooling)",
+    "whole": "{0} must be a whole number, got {1}",
+    "minimum": "{0} must be a whole number >= {1}, got {2}",
+    "fit": "the window does not fit: it spans {0} pixels but the padded input has {1}",
+    "impossible": "Not possible: {0}",
+    "result": "{0} -> {1}: output size {2}",
+    "label": "Output-size calculator",
+}
 
-def calculator_html(size: int = 224, kernel: int = 11, stride: int = 4, padding: int = 2) -> str:
-    """A self-contained HTML form that applies the output-size formula as the reader types."""
+
+def calculator_html(size: int = 224, kernel: int = 11, stride: int = 4, padding: int = 2,
+                    words: Mapping[str, str] = CALCULATOR_WORDS) -> str:
+    """A self-contained HTML form that applies the output-size formula as the reader types, in the
+    words ``words`` (:data:`CALCULATOR_WORDS` or its translation)."""
     size, kernel = checks.whole("size", size, 1), checks.whole("kernel", kernel, 1)
     stride, padding = checks.whole("stride", stride, 1), checks.whole("padding", padding, 0)
     uid = "cnnbook-calc-" + uuid.uuid4().hex[:8]
-    fields = [("size", "input size H", size, 1), ("kernel", "kernel size k", kernel, 1),
-              ("stride", "stride s", stride, 1), ("padding", "padding p", padding, 0),
-              ("dilation", "dilation d", 1, 1)]
+    fields = [("size", size, 1), ("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0),
+              ("dilation", 1, 1)]
     inputs = "\n".join(
-        f'<label style="margin-right:1em">{html.escape(label)} '
+        f'<label style="margin-right:1em">{html.escape(words[name])} '
         f'<input type="number" name="{name}" value="{value}" min="{minimum}" step="1" style="width:5em"></label>'
-        for name, label, value, minimum in fields
+        for name, value, minimum in fields
     )
-    return f"""
-<div id="{uid}" class="cnnbook-calculator" style="border:1px solid #ccc; border-radius:6px; padding:0.8em 1em;">
+    said = {key: words[key] for key in ("whole", "minimum", "fit", "impossible", "result")}
+    page = f"""
+<div id="{uid}" class="cnnbook-calculator" role="group" aria-label="{html.escape(words['label'])}" style="border:1px solid #ccc; border-radius:6px; padding:0.8em 1em;">
 <form onsubmit="return false;">
 {inputs}
-<label><input type="checkbox" name="ceil"> ceil_mode (pooling)</label>
+<label><input type="checkbox" name="ceil"> {html.escape(words['ceil'])}</label>
 </form>
 <p class="cnnbook-calc-result" style="font-family:monospace; font-size:1.05em; margin:0.6em 0 0 0;"></p>
 </div>
 <script>
 (function() {{
 {OUTPUT_SIZE_JS}
+  const words = {json.dumps(said, ensure_ascii=False)};
+  const say = (template, ...values) => template.replace(/\\{{(\\d+)\\}}/g, (_, i) => values[Number(i)]);
   const root = document.getElementById({json.dumps(uid)});
   const form = root.querySelector("form");
   const result = root.querySelector(".cnnbook-calc-result");
@@ -120,17 +140,27 @@ def calculator_html(size: int = 224, kernel: int = 11, stride: int = 4, padding:
     const v = {{size: get("size"), kernel: get("kernel"), stride: get("stride"), padding: get("padding"),
                dilation: get("dilation")}};
     const out = cnnbookOutputSize(v.size, v.kernel, v.stride, v.padding, v.dilation, form.elements["ceil"].checked);
-    if (out.error) {{ result.textContent = "Not possible: " + out.error; return; }}
+    if (out.error) {{
+      const [kind, ...values] = out.error;
+      result.textContent = say(words.impossible, say(words[kind], ...values));
+      return;
+    }}
     const span = v.dilation === 1 ? String(v.kernel) : v.dilation + "*(" + v.kernel + "-1)+1";
     const rounded = form.elements["ceil"].checked ? "ceil" : "floor";
-    result.textContent = "(" + v.size + " + 2*" + v.padding + " - " + span + ")/" + v.stride + " + 1 = " +
-      (+out.exact.toFixed(4)) + "  ->  " + rounded + ": output size " + out.value;
+    const sum = "(" + v.size + " + 2*" + v.padding + " - " + span + ")/" + v.stride + " + 1 = " + (+out.exact.toFixed(4));
+    result.textContent = say(words.result, sum, rounded, out.value);
   }}
   form.addEventListener("input", update);
   update();
 }})();
 </script>
 """
+    return wording.wrap("calculator", {"size": size, "kernel": kernel, "stride": stride, "padding": padding}, page)
+
+
+def calculator_again(args: dict, words: Mapping[str, str]) -> str:
+    """The calculator :func:`calculator_html` wrapped with ``args``, written again with ``words``."""
+    return calculator_html(**args, words=words)
 
 
 def calculator(size: int = 224, kernel: int = 11, stride: int = 4, padding: int = 2) -> WebOutput:

@@ -75,11 +75,13 @@ def test_every_chapter_is_built_with_its_title(book, page):
     assert PAGES[page] in text
 
 
+@pytest.mark.parametrize("edition", ["", f"{i18n.LANGUAGE}/"])
 @pytest.mark.parametrize("page", PAGES)
-def test_colab_and_binder_buttons_open_the_chapters_notebook(book, page):
-    """Every chapter has both launch buttons, and each points at a notebook in this repository."""
+def test_colab_and_binder_buttons_open_the_chapters_notebook(book, page, edition):
+    """Every chapter has both launch buttons, and each points at a notebook in this repository: the
+    English page at book/NAME.ipynb, the Chinese page at the Chinese notebook, book/zh_TW/NAME.ipynb."""
     _, html = book
-    text = (html / f"{page}.html").read_text()
+    text = (html / f"{edition}{page}.html").read_text()
     owner_repo = notebooks.repository_url(REPO).removeprefix("https://github.com/")
     colab = re.findall(r'href="https://colab\.research\.google\.com/github/([^"]+)"', text)
     binder = re.findall(r'href="https://mybinder\.org/v2/gh/([^"]+)"', text)
@@ -87,8 +89,9 @@ def test_colab_and_binder_buttons_open_the_chapters_notebook(book, page):
     colab_repo, colab_path = re.fullmatch(r"([^/]+/[^/]+)/blob/main/(.+)", colab[0]).groups()
     binder_repo, binder_path = re.fullmatch(r"([^/]+/[^/]+)/main\?urlpath=lab/tree/(.+)", binder[0]).groups()
     assert colab_repo == binder_repo == owner_repo
-    assert colab_path == binder_path == f"{page}.ipynb"
-    assert (REPO / colab_path).is_file()
+    notebook = notebooks.notebook_path(REPO / f"{page}.md", edition.rstrip("/") or None)
+    assert colab_path == binder_path == notebook.relative_to(REPO).as_posix()
+    assert notebook.is_file()
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -169,6 +172,43 @@ def test_chinese_pages_are_chinese_and_use_taiwans_terms(book, name):
     assert i18n.simplified(text) == [], f"{name} has simplified characters"
     if name in PAGES:
         assert PAGES[name] not in text.split("\n", 3)[0:3]
+
+
+def test_the_packages_own_words_on_chinese_pages_are_chinese(book):
+    """The untrained-network notice, the calculator and MyST-NB's show/hide buttons are written by
+    code, not by the chapters' text; on a Chinese page they are Chinese too."""
+    from cnnbook import notice
+
+    _, html = book
+    zh = html / i18n.LANGUAGE
+    notices = 0
+    for page in PAGES:
+        text = (zh / f"{page}.html").read_text()
+        assert not re.search(r">(Show|Hide) code cell \w+<", text), page
+        if notice.MARKER in text:
+            notices += 1
+            assert "Untrained network" not in text and "未訓練的網路" in text, page
+            assert notice.models_in(text) == notice.models_in((html / f"{page}.html").read_text()), page
+    assert notices == sum(notice.MARKER in (html / f"{page}.html").read_text() for page in PAGES)
+    calculator = (zh / "book/03-output-size.html").read_text()
+    assert "輸入大小 H" in calculator and "input size H" not in calculator
+    assert '"impossible": "無法計算：{0}"' in calculator and "function cnnbookOutputSize" in calculator
+    assert any(re.search(r">顯示(程式碼|輸出)<", (zh / f"{page}.html").read_text()) for page in PAGES)
+
+
+def test_every_figure_on_a_chinese_page_has_its_description_as_a_caption(book):
+    """The figures are the English edition's (the cells run once), so their labels are English; on a
+    Chinese page each one has its translated description under it, visible."""
+    _, html = book
+    captioned = 0
+    for page in PAGES:
+        text = (html / i18n.LANGUAGE / f"{page}.html").read_text()
+        figures = re.findall(r'<img alt="([^"]*)" src="[^"]*_images/[^"]+" />\s*(<p class="cnnbook-caption"[^>]*>([^<]*)</p>)?', text)
+        for alt, caption, said in figures:
+            alt, said = html_module.unescape(alt), html_module.unescape(said)
+            assert re.search(r"[\u4e00-\u9fff]", alt) is None or said == alt, (page, alt[:40])
+            captioned += bool(caption)
+    assert captioned >= 35
 
 
 def test_the_chinese_edition_reuses_the_english_executions(book):

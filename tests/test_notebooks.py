@@ -15,7 +15,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from cnnbook import costs
-from cnnbook.build import myst, notebooks
+from cnnbook.build import i18n, myst, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +45,44 @@ def test_no_notebook_shows_myst_only_syntax():
     in_sources = [problem for page in notebooks.chapters(ROOT) for cell in jupytext.read(page).cells
                   if cell.cell_type == "markdown" for problem in myst.leftover_myst(cell.source)]
     assert len(in_sources) > 150
+
+
+def test_the_chinese_notebooks_run_the_english_code_and_read_in_chinese():
+    """A Chinese page's Colab and Binder buttons open book/zh_TW/NAME.ipynb. Its code cells are the
+    English notebook's, cell for cell (tests/test_reader_notebooks.py runs those in Colab's and
+    Binder's environments), so what is left to check here is its text: Chinese, no MyST, and links
+    to the Chinese pages."""
+    web = notebooks.website_url(ROOT)
+    for page in notebooks.chapters(ROOT):
+        english = generated(page)
+        chinese = json.loads(notebooks.notebook_path(page, "zh_TW").read_text())
+        code = [[(c["source"], c["metadata"]) for c in nb["cells"] if c["cell_type"] == "code"]
+                for nb in (english, chinese)]
+        assert code[0] == code[1], page.name
+        assert chinese["metadata"]["cnnbook"] == {"language": "zh_TW"}
+        text = "".join("".join(c["source"]) for c in chinese["cells"] if c["cell_type"] == "markdown")
+        assert myst.leftover_myst(text) == [], page.name
+        prose = re.sub(r"`[^`]*`|\]\([^)]*\)|\$[^$]*\$", "", re.sub(r'^- <a id="ref-.*$', "", text, flags=re.M))
+        han, english = len(re.findall(r"[\u4e00-\u9fff]", prose)), len(i18n.prose_words(prose))
+        assert han > 20 * english, (page.name, han, english)  # names and terms in brackets, not sentences
+        links = re.findall(re.escape(web) + r"[^)\s\"]*", text)
+        assert links and all(link.startswith(web + "zh_TW/") for link in links), page.name
+        assert "本書上次測量時" in text  # the cost note, translated
+    assert "<summary><b>解答</b> （點一下展開）</summary>" in json.dumps(
+        json.loads(notebooks.notebook_path(ROOT / "book" / "04-pooling.md", "zh_TW").read_text()), ensure_ascii=False)
+
+
+def test_translating_myst_keeps_its_structure_and_lists_what_is_missing():
+    text = ("## Exercises\n\n1. *(Pencil.)* Pool this\n   map:\n\n   $$x$$\n\n2. Why {glue:text}`n`?\n\n"
+            "````{admonition} Solutions\n:class: dropdown\n\n1. Because.\n````\n\n```python\nprint('a b')\n```")
+    zh = {"Exercises": "習題", "*(Pencil.)* Pool this map:": "*（紙筆。）*池化這張圖：", "Why {glue:text}`n`?": "為何 {glue:text}`n`？",
+          "Solutions": "解答", "Because.": "因為。"}
+    assert myst.translate_myst(text, zh) == (
+        "## 習題\n\n1. *（紙筆。）*池化這張圖：\n\n   $$x$$\n\n2. 為何 {glue:text}`n`？\n\n"
+        "````{admonition} 解答\n:class: dropdown\n\n1. 因為。\n````\n\n```python\nprint('a b')\n```")
+    with pytest.raises(myst.Untranslated, match=r"book/x: 2 message\(s\).*'Solutions'; 'Because.'") as caught:
+        myst.translate_myst(text, {k: v for k, v in zh.items() if k not in ("Solutions", "Because.")}, "book/x")
+    assert caught.value.messages == ["Solutions", "Because."]
 
 
 @pytest.mark.parametrize("syntax, kind", [
@@ -152,16 +190,22 @@ def copy(tmp_path):
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "book", tmp_path / "book")
+    shutil.copytree(ROOT / "locales", tmp_path / "locales")
     return tmp_path
 
 
 def test_an_edited_chapter_is_caught_and_regenerating_changes_only_that_cell(copy):
     chapter = copy / "book" / "04-pooling.md"
     chapter.write_text(chapter.read_text().replace("# 4. Pooling", "# 4. Pooling, edited"))
-    assert notebooks.out_of_sync(copy) == ["book/04-pooling.ipynb differs from book/04-pooling.md"]
+    untranslated = ("book/zh_TW/04-pooling.ipynb cannot be written: book/04-pooling: 1 message(s) have no "
+                    "translation in the catalog (run: python -m cnnbook translations): '4. Pooling, edited'")
+    assert notebooks.out_of_sync(copy) == ["book/04-pooling.ipynb differs from book/04-pooling.md", untranslated]
     ids_before = [c["id"] for c in json.loads(chapter.with_suffix(".ipynb").read_text())["cells"]]
+    chinese_before = (copy / "book" / "zh_TW" / "04-pooling.ipynb").read_text()
     notebooks.regenerate(copy, quiet=True)
-    assert notebooks.out_of_sync(copy) == []
+    # the Chinese notebook waits for its translation: the old one stays, and the problem is still said
+    assert notebooks.out_of_sync(copy) == [untranslated]
+    assert (copy / "book" / "zh_TW" / "04-pooling.ipynb").read_text() == chinese_before
     ids_after = [c["id"] for c in json.loads(chapter.with_suffix(".ipynb").read_text())["cells"]]
     assert len(ids_after) == len(ids_before)
     assert [a == b for a, b in zip(ids_before, ids_after)].count(False) == 1  # only the title cell

@@ -23,7 +23,7 @@ from test_reader_paths import workflow
 
 pytestmark = pytest.mark.build
 
-TOOLS = ("xelatex", "latexmk", "xindy", "pdfinfo", "pdftotext", "pdfimages")
+TOOLS = ("xelatex", "latexmk", "xindy", "pdfinfo", "pdftotext", "pdfimages", "pdffonts")
 CONFIG = yaml.safe_load((REPO / "_config.yml").read_text())
 PDF_NAME = Path(CONFIG["latex"]["latex_documents"]["targetname"]).with_suffix(".pdf").name
 
@@ -118,5 +118,41 @@ def test_every_page_links_to_the_pdf_the_workflow_publishes_beside_it(book):
     runs = "\n".join(step.get("run", "") for step in workflow()["jobs"]["build"]["steps"])
     assert "jupyter-book build . --builder pdflatex" in runs
     assert f"cp _build/latex/{PDF_NAME} _build/html/{PDF_NAME}" in runs
+    assert f"cp _build/latex/zh_TW/{PDF_NAME} _build/html/zh_TW/{PDF_NAME}" in runs
     assert "xargs -a .ci/pdf-packages.txt sudo apt-get install" in runs
     assert "$(cat .ci/pdf-packages.txt)" in (REPO / ".ci" / "run").read_text()
+
+
+# --- the Chinese PDF, built by the same command -----------------------------------------------------
+
+
+def test_the_chinese_pdf_is_chinese_with_every_chapter_in_order(pdf):
+    """The same command builds the Chinese edition's PDF into _build/latex/zh_TW, from the same
+    executed chapters, with every character in a Traditional Chinese font."""
+    from cnnbook.build import i18n
+
+    result, latex = pdf
+    chinese = latex / i18n.LANGUAGE / PDF_NAME
+    assert chinese.is_file(), log(result)[-3000:]
+    tex_log = chinese.with_suffix(".log").read_text(errors="replace")
+    assert "Missing character" not in tex_log, re.findall(r"Missing character: .*", tex_log)[:5]
+    text = re.sub(r"\s+", "", text_of(chinese))
+    titles = [i18n.finished(page).get(title, "").replace("\\.", ".") for page, title in PAGES.items()]
+    assert "" not in titles
+    where = [text.find(re.sub(r"\s+", "", title)) for title in titles]
+    assert -1 not in where and where == sorted(where), [t for t, w in zip(titles, where) if w == -1]
+    assert len(re.findall(r"[\u4e00-\u9fff]", text)) > 30000
+    assert i18n.simplified(text) == []
+    fonts = subprocess.run(["pdffonts", str(chinese)], capture_output=True, text=True, check=True).stdout
+    assert "NotoSerifCJK" in fonts or "Noto Serif CJK" in fonts, fonts
+
+
+def test_chinese_pages_link_to_the_chinese_pdf_in_chinese(book):
+    from cnnbook.build import i18n, translate
+
+    _, html = book
+    url = CONFIG["html"]["baseurl"] + f"{i18n.LANGUAGE}/{PDF_NAME}"
+    assert CONFIG["html"]["extra_footer"] == translate.pdf_footer(CONFIG["html"]["baseurl"])
+    for name in [*PAGES, "book/references"]:
+        page = (html / i18n.LANGUAGE / f"{name}.html").read_text()
+        assert f'整本書的紙本版（PDF）：<a href="{url}">' in page, name

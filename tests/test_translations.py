@@ -69,6 +69,10 @@ def test_a_translation_must_keep_roles_code_math_and_link_targets():
     assert "missing ['{glue:text}`share:.0%`']" in i18n.problems(english, lost_role, terms=[])[0]
     changed_math = good.replace("$x_i$", "$x_{i}$")
     assert i18n.problems(english, changed_math, terms=[])
+    # the package's own HTML (the untrained-network notice) keeps its tags
+    html = "weights are <em>random</em>, so {0}"
+    assert i18n.problems(html, "權重是<em>隨機</em>的，所以 {0}", terms=[]) == []
+    assert "missing ['</em>', '<em>']" in i18n.problems(html, "權重是隨機的，所以 {0}", terms=[])[0]
 
 
 def test_a_translation_must_keep_every_slot_of_a_template():

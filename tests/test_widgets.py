@@ -76,10 +76,17 @@ const cases = {json.dumps(cases)};
 console.log(JSON.stringify(cases.map(c => cnnbookOutputSize(...c))));
 """)
     results = json.loads(subprocess.run(["node", str(script)], capture_output=True, text=True, check=True).stdout)
+    refused = 0
     for case, result in zip(cases, results):
         try:
             expected = output_size(*case[:5], ceil_mode=case[5])
-        except ValueError:
-            assert "error" in result, case
+        except ValueError as err:
+            # the page says what Python says, in the calculator's words (Python goes on to name the
+            # type it got, or to suggest a remedy where the window does not fit)
+            kind, *values = result["error"]
+            said = widgets.CALCULATOR_WORDS[kind].format(*values)
+            assert str(err).startswith(said if kind != "fit" else said.split(":")[0] + ":"), (case, said, str(err))
+            refused += 1
             continue
         assert result == {"value": expected, "exact": pytest.approx((case[0] + 2 * case[3] - case[4] * (case[1] - 1) - 1) / case[2] + 1)}, case
+    assert refused >= 4  # a window that does not fit, a fraction, a 0 stride, a negative padding

@@ -18,6 +18,11 @@ def _config(root: Path) -> dict:
     return yaml.safe_load((root / "_config.yml").read_text())
 
 
+def title(root: Path = ROOT) -> str:
+    """The book's title (``title`` in ``_config.yml``)."""
+    return str(_config(root)["title"])
+
+
 def repository_url(root: Path = ROOT) -> str:
     """``repository.url`` from ``_config.yml``: the one place the repository's address is kept."""
     try:

@@ -131,7 +131,8 @@ def _assigned(tree: ast.AST) -> dict[str, list[ast.AST]]:
 
 
 def cell_phrases(source: str) -> list[str]:
-    """The phrases one code cell glues (see the module's docstring), in order, without repeats."""
+    """The phrases one code cell glues (see the module's docstring), and the alt text it gives an
+    output (``alt="..."``), in order, without repeats."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -149,6 +150,10 @@ def cell_phrases(source: str) -> list[str]:
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "glue"
                 and len(node.args) >= 2):
             collect(node.args[1], set())
+        elif isinstance(node, ast.Call):  # alt text a call gives its output (an animation's)
+            for keyword in node.keywords:
+                if keyword.arg == "alt":
+                    found.extend(_texts(keyword.value))
     return list(dict.fromkeys(found))
 
 
@@ -165,12 +170,23 @@ def phrases(root: Path = ROOT) -> dict[str, list[str]]:
     return found
 
 
-def module_phrases() -> dict[str, list[str]]:
+def module_phrases(root: Path = ROOT) -> dict[str, list[str]]:
     """Text the book's own code writes into the pages (the cost note under each chapter's title)."""
-    from .. import costs, datasets, glue
-    from .translate import GLOSSARY_HEADINGS
+    from .. import costs, datasets, glue, notice, viz, widgets
+    from . import myst, notebooks
+    from .bookconfig import title
+    from .translate import CODE_PROMPTS, GLOSSARY_HEADINGS, PDF_FOOTER, SEARCH_BAR
 
     return {**{text: ["cnnbook/costs.py"] for text in costs.PHRASES},
+            **{text: ["cnnbook/build/myst.py"] for text in myst.PHRASES},
+            notebooks.NOTEBOOK_NOTE: ["cnnbook/build/notebooks.py"],
+            **{text: ["cnnbook/notice.py"] for text in notice.WORDS.values()},
+            **{text: ["cnnbook/widgets.py"] for text in widgets.CALCULATOR_WORDS.values()},
+            **{text: ["cnnbook/viz.py"] for text in viz.PLAYER_WORDS},
+            **{text: ["cnnbook/build/translate.py"] for text in CODE_PROMPTS},
+            PDF_FOOTER: ["cnnbook/build/translate.py"],
+            SEARCH_BAR: ["cnnbook/build/translate.py"],
+            title(root): ["_config.yml"],
             glue.LISTING: ["cnnbook/glue.py"],
             **{text: ["cnnbook/build/translate.py"] for text in GLOSSARY_HEADINGS},
             **{text: ["cnnbook/datasets.py"] for text in datasets.SHAPES}}
@@ -178,7 +194,7 @@ def module_phrases() -> dict[str, list[str]]:
 
 def phrase_template(root: Path = ROOT) -> Catalog:
     template = Catalog(project="cnnbook", locale=None, fuzzy=False)
-    found = {**module_phrases(), **{t: [f"book/{p}.md" for p in pages] for t, pages in phrases(root).items()}}
+    found = {**module_phrases(root), **{t: [f"book/{p}.md" for p in pages] for t, pages in phrases(root).items()}}
     for text, pages in found.items():
         template.add(text, locations=[(page, 0) for page in pages],
                      flags=["python-brace-format"] if re.search(r"\{\d+\}", text) else [])
@@ -270,6 +286,15 @@ def _read(path: Path) -> Catalog | None:
         return read_po(handle, locale=LANGUAGE)
 
 
+def finished(name: str, root: Path = ROOT) -> dict[str, str]:
+    """The finished translations of catalog ``name`` (``book/04-pooling``, ``phrases``): English ->
+    Chinese, without the untranslated and the fuzzy messages. Empty when there is no such catalog."""
+    catalog = _read(catalog_dir(root) / f"{name}.po")
+    if catalog is None:
+        return {}
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+
+
 def _write(catalog: Catalog, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
@@ -290,11 +315,29 @@ def theme_template() -> Catalog:
         return read_po(handle)
 
 
+#: The book theme's own labels ("Launch on", "Download this page", ...) are in its ``booktheme``
+#: catalog; the Chinese one it ships lacks the newer ones, and the edition's fills them in.
+BOOK_THEME = "booktheme"
+
+
+def book_theme_template() -> Catalog:
+    """The labels sphinx-book-theme translates (``translation("...")`` in its code; it ships no
+    template)."""
+    import sphinx_book_theme
+
+    template = Catalog(project="cnnbook", locale=None, fuzzy=False)
+    for source in sorted(Path(sphinx_book_theme.__file__).parent.rglob("*.py")):
+        for text in re.findall(r'\btranslation\("([^"]+)"\)', source.read_text()):
+            template.add(text)
+    return template
+
+
 def templates(root: Path = ROOT) -> dict[str, Catalog]:
     """What the English sources say now: every page's template, the phrases' and the theme's."""
     found = page_templates(root)
     found[PHRASES] = phrase_template(root)
     found[THEME] = theme_template()
+    found[BOOK_THEME] = book_theme_template()
     return found
 
 
@@ -365,11 +408,12 @@ _DISPLAY_MATH = re.compile(r"\$\$.+?\$\$", re.S)
 _MATH = re.compile(r"(?<![\\$])\$[^$\n]+\$(?!\$)")
 _TARGET = re.compile(r"\]\(([^)\s]+)\)")
 _SLOT = re.compile(r"\{\d+\}")
+_TAG = re.compile(r"</?[a-z]+\b[^<>]*>")
 
 
 def kept_parts(text: str) -> list[str]:
     """What a translation must carry over unchanged, as often as the English has it: MyST roles
-    (a glued number, a citation, a cross-reference), inline code, math, link targets."""
+    (a glued number, a citation, a cross-reference), inline code, math, link targets, HTML tags."""
     parts = []
     for pattern in (_ROLE, _DISPLAY_MATH):
         parts += pattern.findall(text)
@@ -378,6 +422,7 @@ def kept_parts(text: str) -> list[str]:
         parts += pattern.findall(text)
         text = pattern.sub(" ", text)
     parts += ["](" + target + ")" for target in _TARGET.findall(text)]
+    parts += _TAG.findall(text)
     return sorted(parts)
 
 

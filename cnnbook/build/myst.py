@@ -12,7 +12,13 @@ markdown cell:
 * Admonitions become block quotes with a bold title; a ``dropdown`` one (the exercises'
   solutions) becomes a collapsed HTML ``<details>`` block.
 * ``(label)=`` targets become HTML anchors, and ``{ref}``/``{doc}`` references and links to other
-  chapters link to the page on the website (``html.baseurl`` in ``_config.yml``).
+  chapters link to the page on the website (``html.baseurl`` in ``_config.yml``; the Chinese
+  edition's pages for a Chinese notebook).
+
+A Chinese notebook is made from the same MyST text: :func:`translate_myst` first replaces every
+paragraph, heading, list item and directive title by its translation from the page's catalog (the
+messages are the ones Sphinx's gettext builder extracts, so the website and the notebook share
+one translation), and the result is converted as above.
 
 Anything else MyST-only is an error, so a new construct cannot reach a notebook unconverted;
 :func:`leftover_myst` finds any that would.
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +44,10 @@ _LOCAL_LINK = re.compile(r"\]\((?!https?:|mailto:|#)(?P<path>[^)#\s]+?)\.(?:md|i
 _ADMONITIONS = {"note": "Note", "warning": "Warning", "tip": "Tip", "important": "Important",
                 "caution": "Caution", "attention": "Attention", "danger": "Danger", "error": "Error",
                 "hint": "Hint", "seealso": "See also"}
+#: The words beside a collapsed solution's title in a notebook.
+CLICK_TO_OPEN = "(click to open)"
+#: What the converter itself writes in English: the Chinese edition's catalogs translate it.
+PHRASES = (*_ADMONITIONS.values(), CLICK_TO_OPEN)
 # What leftover_myst reports: any of these in a notebook's markdown means a reader sees raw MyST.
 _LEFTOVERS = {
     "role": re.compile(r"\{[\w:-]+\}`"),
@@ -48,16 +59,21 @@ _LEFTOVERS = {
 
 
 class Context:
-    """What converting a chapter needs to know beyond its own text."""
+    """What converting a chapter needs to know beyond its own text. ``edition`` is the folder of the
+    website's edition that links go to (``"zh_TW/"`` for the Chinese one, ``""`` for English), and
+    ``words`` turns the converter's own English words (a note's title) into the edition's."""
 
-    def __init__(self, root: Path, docname: str):
+    def __init__(self, root: Path, docname: str, edition: str = "",
+                 words: Callable[[str], str] = lambda english: english):
         self.root = root
         self.docname = docname
         self.website = website_url(root)
+        self.edition = edition
+        self.words = words
         self.cited: list[str] = []
 
     def page_url(self, docname: str, anchor: str = "") -> str:
-        return f"{self.website}{docname}.html{anchor}"
+        return f"{self.website}{self.edition}{docname}.html{anchor}"
 
     @property
     def labels(self) -> dict[str, str]:
@@ -175,12 +191,12 @@ def _directive(name: str, arg: str, options: dict, body: str, ctx: Context) -> s
         return _reference_list(ctx)
     inner = to_jupyter_markdown(body, ctx)
     if name == "admonition" or name in _ADMONITIONS:
-        title = arg.strip() or _ADMONITIONS.get(name, "Note")
+        title = arg.strip() or ctx.words(_ADMONITIONS.get(name, "Note"))
         if name != "admonition" and arg.strip():
             inner = arg.strip() + "\n\n" + inner  # a note's argument is the first line of its body
-            title = _ADMONITIONS[name]
+            title = ctx.words(_ADMONITIONS[name])
         if "dropdown" in options.get("class", "").split():
-            return f"<details>\n<summary><b>{title}</b> (click to open)</summary>\n\n{inner.strip()}\n\n</details>"
+            return f"<details>\n<summary><b>{title}</b> {ctx.words(CLICK_TO_OPEN)}</summary>\n\n{inner.strip()}\n\n</details>"
         return _quote(title, inner)
     raise ValueError(f"{ctx.docname}: the MyST directive {{{name}}} has no Jupyter equivalent in cnnbook.build.myst; "
                      "add one or write the text without it")
@@ -236,6 +252,86 @@ def to_jupyter_markdown(text: str, ctx: Context) -> str:
         out.append(_inline(line, ctx))
         i += 1
     return "\n".join(out)
+
+
+# --- a page in another language ------------------------------------------------------------------
+
+
+def _parser():
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.amsmath import amsmath_plugin
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    return MarkdownIt("commonmark").use(dollarmath_plugin).use(amsmath_plugin)
+
+
+def message(text: str) -> str:
+    """A block's text as Sphinx's gettext builder extracts it: its lines joined by spaces."""
+    return text.replace("\n", " ").strip()
+
+
+class Untranslated(LookupError):
+    """Messages of a page that its catalog does not translate."""
+
+    def __init__(self, docname: str, messages: list[str]):
+        self.messages = messages
+        shown = "; ".join(repr(m if len(m) < 60 else m[:57] + "...") for m in messages[:3])
+        super().__init__(f"{docname}: {len(messages)} message(s) have no translation in the catalog "
+                         f"(run: python -m cnnbook translations): {shown}")
+
+
+def translate_myst(text: str, translations: dict[str, str], docname: str = "") -> str:
+    """One markdown cell of a MyST chapter with every paragraph, heading, list item and directive
+    title replaced by its translation in ``translations`` (English message -> translated text).
+    Code, math and directives' options are left as they are. Raises :class:`Untranslated`, listing
+    every message that has no translation."""
+    missing: list[str] = []
+    out = _translate_lines(text, translations, missing)
+    if missing:
+        raise Untranslated(docname, missing)
+    return out
+
+
+def _translate_lines(text: str, translations: dict[str, str], missing: list[str]) -> str:
+    lines = text.split("\n")
+    tokens = _parser().parse(text)
+    edits: list[tuple[int, int, list[str]]] = []  # (first line, end line, new lines)
+
+    def translated(english: str) -> str:
+        msg = message(english)
+        if msg not in translations:
+            missing.append(msg)
+            return msg
+        return message(translations[msg])
+
+    for i, token in enumerate(tokens):
+        if token.type == "inline" and token.map and token.content.strip():
+            if _TARGET.match(token.content.strip()):
+                continue
+            start, end = token.map
+            first = lines[start].rstrip()
+            head = token.content.split("\n", 1)[0].strip()
+            prefix = first[:-len(head)] if first.endswith(head) else first[:len(first) - len(first.lstrip())]
+            edits.append((start, end, [prefix + translated(token.content)]))
+        elif token.type == "fence" and token.info.startswith("{") and token.map:
+            name, _, arg = token.info.partition(" ")
+            if name in ("{code-cell}", "{bibliography}", "{cnnbook-glossary}"):
+                continue
+            start, end = token.map
+            opening = lines[start]
+            if arg.strip():
+                opening = opening[:opening.rindex(arg.strip())] + translated(arg)
+            indent = opening[:len(opening) - len(opening.lstrip())]  # a directive inside a list item
+            body = [line[len(indent):] if line.startswith(indent) else line for line in lines[start + 1:end - 1]]
+            options = 0
+            while options < len(body) and _OPTION.match(body[options]):
+                options += 1
+            inner = _translate_lines("\n".join(body[options:]), translations, missing).split("\n")
+            new = [opening, *(indent + line if line else line for line in body[:options] + inner), lines[end - 1]]
+            edits.append((start, end, new))
+    for start, end, new in sorted(edits, reverse=True):
+        lines[start:end] = new
+    return "\n".join(lines)
 
 
 def _prose(markdown: str) -> str:

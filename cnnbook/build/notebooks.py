@@ -11,6 +11,12 @@ cell as Markdown that Colab and JupyterLab render. This module holds the rest: w
 chapters (:func:`chapters`, from :mod:`cnnbook.build.bookconfig`), the install cell, each cell's
 metadata and content-hash id, :func:`reader_notebook`, and writing or checking the ``.ipynb`` files.
 
+The Chinese edition has its own notebooks, ``book/zh_TW/NAME.ipynb``, which the Chinese pages'
+Colab and Binder buttons open: the same code cells, and markdown cells translated from the
+catalogs in ``locales/zh_TW`` (:func:`cnnbook.build.myst.translate_myst`), linking to the Chinese
+pages. A notebook whose page has an untranslated or fuzzy message is not written, and
+:func:`out_of_sync` says which messages.
+
 Each notebook's first cell installs the ``cnnbook`` package where it is missing (a fresh Colab
 runtime), from ``repository.url`` and ``repository.branch`` in ``_config.yml``, keeping the torch
 and torchvision already installed. In the chapter source it is tagged ``remove-cell`` (not on the
@@ -29,7 +35,8 @@ from pathlib import Path
 from .. import costs
 # Where the book lives; callers reach these through this module too (notebooks.chapters, ...).
 from .bookconfig import ROOT, chapters, repository_branch, repository_url, website_url  # noqa: F401
-from .myst import Context, to_jupyter_markdown
+from . import i18n
+from .myst import Context, Untranslated, to_jupyter_markdown, translate_myst
 
 INSTALL_TAGS = ("remove-cell", "skip-execution")
 INSTALL_FIRST_LINE = "# Colab, or any Python without the book's package: install cnnbook first."
@@ -81,6 +88,19 @@ def with_install_cell(text: str, url: str, branch: str = "main") -> str:
     return text[:match.end()] + cell + text[match.end():]
 
 
+#: The line under a notebook's title that says what it is ({0}: its page on the website).
+NOTEBOOK_NOTE = ("*This is the notebook of [a page of cnnbook]({0}), the book's website. Where the page "
+                 "quotes a number that a cell computes, this notebook names it in bold code, like "
+                 "**`this`**, and the hidden cell above the text prints its value from your own run.*")
+#: The editions that have notebooks: None (English) and the Chinese edition's language.
+LANGUAGES = (None, i18n.LANGUAGE)
+
+
+def notebook_path(md: Path, language: str | None = None) -> Path:
+    """Where the notebook of chapter ``md`` is: ``book/NAME.ipynb``, or ``book/zh_TW/NAME.ipynb``."""
+    return md.with_suffix(".ipynb") if language is None else md.parent / language / f"{md.stem}.ipynb"
+
+
 # --- the notebook -------------------------------------------------------------------------------------
 
 
@@ -109,28 +129,43 @@ def _code_metadata(metadata: dict) -> dict:
     return hidden
 
 
-def reader_notebook(md: Path, root: Path = ROOT, report: dict | None = None) -> dict:
-    """The notebook a reader opens for chapter ``md``, as nbformat JSON (no outputs)."""
+def reader_notebook(md: Path, root: Path = ROOT, report: dict | None = None,
+                    language: str | None = None) -> dict:
+    """The notebook a reader opens for chapter ``md``, as nbformat JSON (no outputs), in English or,
+    with ``language``, translated from that edition's catalogs. Raises
+    :class:`~cnnbook.build.myst.Untranslated` when a catalog lacks a message the notebook needs."""
     import jupytext
 
     docname = str(md.relative_to(root).with_suffix(""))
-    ctx = Context(root, docname)
     source = jupytext.read(md)
     report = costs.load() if report is None else report
+    if language is None:
+        pages, words = None, (lambda english: english)
+        ctx = Context(root, docname)
+    else:
+        pages, phrases, missing = i18n.finished(docname, root), i18n.finished(i18n.PHRASES, root), []
+
+        def words(english: str) -> str:
+            if english not in phrases:
+                missing.append(english)
+            return phrases.get(english, english)
+
+        ctx = Context(root, docname, edition=f"{language}/", words=words)
     appendix = ctx.page_url(f"book/{costs.APPENDIX}")
-    note = ("*This is the notebook of [a page of cnnbook]({web}{doc}.html), the book's website. Where the page quotes a number that a cell computes, this "
-            "notebook names it in bold code, like **`this`**, and the hidden cell above the text prints "
-            "its value from your own run.*").format(web=ctx.website, doc=docname)
+    note = words(NOTEBOOK_NOTE).format(ctx.page_url(docname))
     cells, seen, titled = [], set(), False
     for cell in source.cells:
         text = cell.source
         if cell.cell_type == "markdown":
+            if pages is not None:
+                text = translate_myst(text, pages, docname)
             text = to_jupyter_markdown(text, ctx)
             if not titled:
                 title = re.search(r"^# .*$", text, re.M)
                 if title:
                     name = Path(docname).name
-                    extra = note + "\n\n" + costs.cost_note(name, report, None if name == costs.APPENDIX else appendix)
+                    cost = costs.cost_note(name, report, None if name == costs.APPENDIX else appendix, words)
+                    extra = note + "\n\n" + cost
                     text = text[:title.end()] + "\n\n" + extra + text[title.end():]
                     titled = True
             cells.append({"cell_type": "markdown", "id": _cell_id(text, seen), "metadata": {}, "source": text})
@@ -139,6 +174,8 @@ def reader_notebook(md: Path, root: Path = ROOT, report: dict | None = None) -> 
                           "metadata": _code_metadata(dict(cell.metadata)), "outputs": [], "source": text})
     if not titled:
         raise ValueError(f"{docname}: no '# title' line, so the notebook has nowhere to say what it is")
+    if language is not None and missing:
+        raise Untranslated(f"{i18n.PHRASES} (for {docname})", sorted(set(missing)))
     for cell in cells:  # nbformat keeps sources as lists of lines
         cell["source"] = cell["source"].splitlines(keepends=True)
     return {
@@ -147,6 +184,7 @@ def reader_notebook(md: Path, root: Path = ROOT, report: dict | None = None) -> 
             "colab": {"provenance": []},
             "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             "language_info": {"name": "python"},
+            **({"cnnbook": {"language": language}} if language else {}),
         },
         "nbformat": 4,
         "nbformat_minor": 5,
@@ -157,9 +195,14 @@ def _dumps(nb: dict) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
+def _expected(md: Path, root: Path, report: dict, language: str | None) -> str:
+    return _dumps(reader_notebook(md, root, report, language))
+
+
 def out_of_sync(root: Path = ROOT) -> list[str]:
     """What is wrong with the chapters' notebooks: a missing or stale install cell in a chapter, a
-    missing ``.ipynb``, or one that differs from what :func:`regenerate` would write."""
+    missing notebook (English or Chinese), one that differs from what :func:`regenerate` would
+    write, or messages a Chinese notebook needs that its catalogs do not translate yet."""
     url, branch = repository_url(root), repository_branch(root)
     report = costs.load()
     problems = []
@@ -168,21 +211,30 @@ def out_of_sync(root: Path = ROOT) -> list[str]:
         text = md.read_text()
         if with_install_cell(text, url, branch) != text:
             problems.append(f"{name}: the install cell is missing or does not install {url}@{branch}")
-        ipynb = md.with_suffix(".ipynb")
-        if not ipynb.is_file():
-            problems.append(f"{ipynb.relative_to(root)} is missing")
-            continue
-        committed = json.loads(ipynb.read_text())
-        if any(cell.get("outputs") for cell in committed["cells"]):
-            problems.append(f"{ipynb.relative_to(root)} holds outputs; notebooks are committed without them")
-        if ipynb.read_text() != _dumps(reader_notebook(md, root, report)):
-            problems.append(f"{ipynb.relative_to(root)} differs from {name}")
+        for language in LANGUAGES:
+            ipynb = notebook_path(md, language)
+            shown = ipynb.relative_to(root)
+            try:
+                expected = _expected(md, root, report, language)
+            except Untranslated as err:
+                problems.append(f"{shown} cannot be written: {err}")
+                continue
+            if not ipynb.is_file():
+                problems.append(f"{shown} is missing")
+                continue
+            committed = ipynb.read_text()
+            if any(cell.get("outputs") for cell in json.loads(committed)["cells"]):
+                problems.append(f"{shown} holds outputs; notebooks are committed without them")
+            if committed != expected:
+                problems.append(f"{shown} differs from {name}")
     return problems
 
 
 def regenerate(root: Path = ROOT, quiet: bool = False) -> list[Path]:
-    """Put the install cell in every chapter and write each chapter's ``.ipynb``. Returns the
-    notebooks written."""
+    """Put the install cell in every chapter and write each chapter's notebooks, English and
+    Chinese. Returns the notebooks written. A Chinese notebook whose messages are not all
+    translated yet is not written (the old one is left; :func:`out_of_sync` reports it): run
+    ``python -m cnnbook translations``, translate, and run this again."""
     url, branch = repository_url(root), repository_branch(root)
     report = costs.load()
     written = []
@@ -191,9 +243,17 @@ def regenerate(root: Path = ROOT, quiet: bool = False) -> list[Path]:
         updated = with_install_cell(text, url, branch)
         if updated != text:
             md.write_text(updated)
-        ipynb = md.with_suffix(".ipynb")
-        ipynb.write_text(_dumps(reader_notebook(md, root, report)))
-        if not quiet:
-            print(f"wrote {ipynb.relative_to(root)}")
-        written.append(ipynb)
+        for language in LANGUAGES:
+            ipynb = notebook_path(md, language)
+            try:
+                expected = _expected(md, root, report, language)
+            except Untranslated as err:
+                if not quiet:
+                    print(f"not written: {ipynb.relative_to(root)}: {err}")
+                continue
+            ipynb.parent.mkdir(parents=True, exist_ok=True)
+            ipynb.write_text(expected)
+            if not quiet:
+                print(f"wrote {ipynb.relative_to(root)}")
+            written.append(ipynb)
     return written

@@ -9,13 +9,17 @@ machinery). This module adds what Sphinx cannot know about:
 * a value glued as *text* ("higher", or a sentence with numbers in it) is English, computed by the
   one execution both editions share; :class:`Phrases` finds its translation in ``phrases.po``,
   by the exact text or by the f-string template it came from (see :mod:`cnnbook.build.i18n`), and a
-  glued text with words that has none is a build warning, so the strict build fails on it.
+  glued text with words that has none is a build warning, so the strict build fails on it;
+* the package's own HTML in cell outputs (the untrained-network notice, the calculator) is written
+  again with its words translated (:mod:`cnnbook.words`), MyST-NB's show/hide buttons are
+  translated, and the launch buttons open the Chinese notebooks (``book/zh_TW/NAME.ipynb``).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import html
 import os
 import re
 import subprocess
@@ -28,8 +32,10 @@ from typing import Any
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
+from .. import words as wording
 from . import i18n
 
 logger = logging.getLogger(__name__)
@@ -58,14 +64,9 @@ class Phrases:
         self.templates.sort(key=lambda t: -t[0])  # the most specific template first
 
     @classmethod
-    def from_catalog(cls, path: Path) -> "Phrases":
-        from babel.messages.pofile import read_po
-
-        if not path.exists():
-            return cls({})
-        with path.open("rb") as handle:
-            catalog = read_po(handle)
-        return cls({str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy})
+    def from_catalog(cls, root: Path) -> "Phrases":
+        """The finished translations of ``phrases.po`` in the book at ``root``."""
+        return cls(i18n.finished(i18n.PHRASES, root))
 
     def translate(self, text: str) -> str | None:
         """``text`` in Chinese, or None when the catalogs have no translation for it."""
@@ -88,7 +89,7 @@ class Phrases:
 
 @lru_cache(maxsize=4)
 def phrases(root: str) -> Phrases:
-    return Phrases.from_catalog(i18n.catalog_dir(Path(root)) / f"{i18n.PHRASES}.po")
+    return Phrases.from_catalog(Path(root))
 
 
 def _is_translated(document: nodes.document) -> bool:
@@ -186,12 +187,37 @@ def is_translation(app: Sphinx) -> bool:
     return (app.config.language or "en") == i18n.LANGUAGE
 
 
+#: The footer line of every page (``html.extra_footer`` in ``_config.yml`` is this sentence with
+#: {0} the link to the PDF); the Chinese pages say it in Chinese and link to the Chinese PDF.
+PDF_FOOTER = "The whole book on paper: {0}."
+#: The search field's placeholder (jupyter-book's ``search_bar_text``), a theme option.
+SEARCH_BAR = "Search this book..."
+#: The PDF's file name, ``latex.latex_documents.targetname`` in ``_config.yml`` as a PDF.
+PDF_NAME = "cnnbook.pdf"
+
+
+def pdf_footer(baseurl: str, translate=lambda text: text) -> str:
+    """The footer that links to the PDF published at ``baseurl``, in the words of ``translate``."""
+    return "<p>" + translate(PDF_FOOTER).format(f'<a href="{baseurl}{PDF_NAME}">{PDF_NAME}</a>') + "</p>"
+
+
 def _configure(app: Sphinx, config: Any) -> None:
     if (config.language or "en") != i18n.LANGUAGE:
         return
     config.locale_dirs = [str(Path(app.srcdir) / i18n.LOCALES)]
     config.gettext_compact = False
     _patch_glue(app)
+    # the book's title (the page header, the PDF's title page) and the footer, in Chinese
+    translate = phrase_translator(app)
+    title = translate(config.html_title) if config.html_title else config.html_title
+    config.html_title = config.project = title
+    options = dict(config.html_theme_options or {})
+    if options.get("extra_footer") and config.html_baseurl:
+        options["extra_footer"] = pdf_footer(config.html_baseurl, translate)  # html_baseurl: .../zh_TW/
+    options["search_bar_text"] = translate(SEARCH_BAR)
+    config.html_theme_options = options
+    # the book theme's labels its own Chinese catalog lacks: ours is its fallback
+    app.add_message_catalog(i18n.BOOK_THEME, str(Path(app.srcdir) / i18n.LOCALES))
 
 
 #: The glossary table's column headings, translated through ``phrases.po`` like the cost note.
@@ -271,9 +297,9 @@ def _both_editions(app: Sphinx) -> bool:
 
 
 def wanted(app: Sphinx) -> bool:
-    """Whether this build should build the Chinese edition after itself: an English HTML build of a
-    book that has the catalogs, unless ``CNNBOOK_EDITIONS=en``."""
-    return (app.builder.name == "html" and not is_translation(app)
+    """Whether this build should build the Chinese edition after itself: an English HTML or LaTeX
+    (PDF) build of a book that has the catalogs, unless ``CNNBOOK_EDITIONS=en``."""
+    return (app.builder.name in ("html", "latex") and not is_translation(app)
             and _both_editions(app)
             and (Path(app.srcdir) / i18n.LOCALES / i18n.LANGUAGE).is_dir())
 
@@ -286,13 +312,14 @@ def command(app: Sphinx) -> list[str]:
     # -W sets warningiserror; -W --keep-going sets keep_going instead (and warningiserror False)
     strict = bool(getattr(app, "warningiserror", False) or getattr(app, "keep_going", False))
     return [sys.executable, "-m", __name__, str(app.srcdir), str(Path(app.outdir) / i18n.LANGUAGE),
-            "--doctrees", str(_doctrees(app)),
+            "--doctrees", str(_doctrees(app)), "--builder", app.builder.name,
             "--cache", _cache_path(app) or "", "--baseurl", app.config.html_baseurl or "",
             *(["--strict"] if strict else [])]
 
 
 def _doctrees(app: Sphinx) -> Path:
-    return Path(app.doctreedir).parent / f".doctrees-{i18n.LANGUAGE}"
+    suffix = "" if app.builder.name == "html" else f"-{app.builder.name}"
+    return Path(app.doctreedir).parent / f".doctrees-{i18n.LANGUAGE}{suffix}"
 
 
 #: Beside the Chinese edition's doctrees: what it was built from, so that a rebuild with nothing
@@ -365,12 +392,109 @@ def _edition_link(app: Sphinx, pagename: str, templatename: str, context: dict, 
     context["metatags"] = context.get("metatags", "") + f'\n<link rel="alternate" hreflang="{lang}" href="{target}" />'
 
 
+#: MyST-NB's words on the buttons that show a hidden cell's code or output (its ``code_prompt_show``
+#: and ``code_prompt_hide``, with each ``{type}`` this book's cells use): translated in the page.
+CODE_PROMPTS = tuple(f"{verb} code cell {kind}" for verb in ("Show", "Hide")
+                     for kind in ("source", "output", "outputs", "content"))
+
+
+def _launch_path(pagename: str) -> tuple[str, str]:
+    """The repository path of ``pagename``'s English notebook, and of the Chinese one (what the
+    Chinese page's Colab and Binder buttons open instead): ``book/zh_TW/NAME.ipynb``."""
+    folder, _, name = pagename.rpartition("/")
+    prefix = f"{folder}/" if folder else ""
+    return f"{prefix}{name}.ipynb", f"{prefix}{i18n.LANGUAGE}/{name}.ipynb"
+
+
+def _to_chinese_notebook(buttons: list, pagename: str) -> None:
+    english, chinese = _launch_path(pagename)
+    for button in buttons:
+        if isinstance(button, dict):
+            if isinstance(button.get("url"), str) and button["url"].endswith(english) and (
+                    "colab" in button["url"] or "binder" in button["url"]):
+                button["url"] = button["url"][:-len(english)] + chinese
+            _to_chinese_notebook(button.get("buttons") or [], pagename)  # a group of buttons
+
+
+class FigureCaptions(SphinxPostTransform):
+    """On a Chinese page (HTML and PDF), each figure a cell drew gets its description, the alt text
+    Sphinx has translated, as a visible caption under it: the figures are the English edition's
+    (the cells run once), so their own labels are English, and the caption explains them."""
+
+    default_priority = 800
+
+    def run(self, **kwargs: Any) -> None:
+        if not is_translation(self.app):
+            return
+        for image in list(self.document.findall(nodes.image)):
+            alt = image.get("alt", "")
+            in_output = any("cell_output" in (node.get("classes") or []) for node in _ancestors(image))
+            if in_output and re.search(r"[\u4e00-\u9fff]", alt):
+                image.parent.insert(image.parent.index(image) + 1,
+                                    nodes.paragraph("", alt, classes=[CAPTION]))
+
+
+#: The class of a figure's caption on a Chinese page (cnnbook.css styles it).
+CAPTION = "cnnbook-caption"
+
+
+def _ancestors(node: nodes.Node):
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def _chinese_page(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """What a Chinese page needs beyond its translated text: the launch buttons open the Chinese
+    notebook, the package's own widgets (the untrained-network notice, the calculator) are
+    written again in Chinese, MyST-NB's show/hide buttons speak Chinese, and each figure a cell
+    drew has its translated description as a visible caption, which explains the figure's English
+    labels (the figures are the English edition's: the cells run once)."""
+    if not is_translation(app):
+        return
+    from .. import notice, viz, widgets  # matplotlib: only the Chinese build needs them here
+
+    _to_chinese_notebook(context.get("header_buttons") or [], pagename)
+    if "body" not in context:
+        return
+    translate = phrase_translator(app)
+    body = wording.rewrite(context["body"], {
+        "notice": lambda args: notice.html_box_again(args, wording.translated(notice.WORDS, translate)),
+        "calculator": lambda args: widgets.calculator_again(args, wording.translated(widgets.CALCULATOR_WORDS,
+                                                                                      translate)),
+    })
+    for prompt in CODE_PROMPTS:
+        if prompt in body:
+            body = body.replace(f">{prompt}<", f">{translate(prompt)}<")
+    if "_anim_slider" in body:  # matplotlib's animation player
+        for word in viz.PLAYER_WORDS:
+            for pattern in ('title="{}"', 'aria-label="{}"', '>{}</label>'):
+                body = body.replace(pattern.format(word), pattern.format(translate(word)))
+    # an output's alt text given in code (an animation's): a phrase of phrases.po
+    known = phrases(str(app.srcdir)).exact
+    body = re.sub(r'alt="([^"]+)"', lambda m: 'alt="{}"'.format(html.escape(
+        known.get(html.unescape(m.group(1)), html.unescape(m.group(1))), quote=True)), body)
+    # screen readers have the caption as the image's alt text already
+    context["body"] = body.replace(f'<p class="{CAPTION}">', f'<p class="{CAPTION}" aria-hidden="true">')
+
+
+def _pdf_title(app: Sphinx, env: Any = None) -> None:
+    """The Chinese PDF's title page. jupyter-book writes the English title into ``latex_documents``
+    after Sphinx has started, so this waits until the sources are read, before anything is written."""
+    if is_translation(app) and app.builder.name == "latex":
+        app.config.latex_documents = [(doc, target, app.config.html_title, *rest)
+                                      for doc, target, _, *rest in app.config.latex_documents]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     # The editions built beside the English one (_config.yml, sphinx.config.cnnbook_editions).
     app.add_config_value("cnnbook_editions", [], "env", [list])
     app.connect("config-inited", _configure)
     app.connect("build-finished", _build_translation, priority=900)  # after the English edition is done
     app.connect("html-page-context", _edition_link)
+    app.connect("html-page-context", _chinese_page, priority=600)
+    app.connect("env-updated", _pdf_title)
+    app.add_post_transform(FigureCaptions)  # after the book theme's buttons (501)
     app.add_directive("cnnbook-glossary", GlossaryTable)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
@@ -381,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source")
     parser.add_argument("out")
     parser.add_argument("--doctrees", required=True)
+    parser.add_argument("--builder", choices=("html", "latex"), default="html",
+                        help="latex: the Chinese PDF, made with make all-pdf in OUT as jupyter-book does")
     parser.add_argument("--cache", default="")
     parser.add_argument("--baseurl", default="")
     parser.add_argument("--strict", action="store_true")
@@ -391,11 +517,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseurl:
         overrides["html_baseurl"] = args.baseurl.rstrip("/") + f"/{i18n.LANGUAGE}/"
     try:
-        i18n.sphinx_build(Path(args.source), Path(args.out), Path(args.doctrees), "html", overrides,
+        i18n.sphinx_build(Path(args.source), Path(args.out), Path(args.doctrees), args.builder, overrides,
                           strict=args.strict)
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    if args.builder == "latex":
+        made = subprocess.run([os.environ.get("MAKE", "make"), "all-pdf"], cwd=args.out)
+        if made.returncode != 0:
+            print(f"error: the Chinese PDF failed to build in {args.out} (make all-pdf)", file=sys.stderr)
+            return made.returncode
     return 0
 
 
