@@ -131,8 +131,9 @@ def test_every_chapter_loads_offline_without_errors_and_shows_its_figures(server
         page.close()
 
 
-def test_the_convolution_animation_moves_when_played(server, browser):
-    opened = open_page(browser, f"{server}/book/02-filters-and-stride.html")
+@pytest.mark.parametrize("edition", ["", "zh_TW/"])
+def test_the_convolution_animation_moves_when_played(server, browser, edition):
+    opened = open_page(browser, f"{server}/{edition}book/02-filters-and-stride.html")
     page, errors = opened.page, opened.errors
     try:
         player = page.locator("img[id^='_anim_img']").first
@@ -144,6 +145,27 @@ def test_the_convolution_animation_moves_when_played(server, browser):
             "([id, src]) => document.getElementById(id).src !== src",
             arg=[player.get_attribute("id"), before], timeout=10_000)
         assert player.get_attribute("src") != before
+        assert errors == []
+        if edition:  # the player's words, and the animation's description, in Chinese
+            assert page.locator("button[title='播放']").count() >= 1
+            assert "動畫" in player.get_attribute("alt")
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize(("edition", "said"), [
+    ("", ["-> floor: output size 55", "Not possible: stride must be a whole number >= 1, got 0"]),
+    ("zh_TW/", ["-> floor：輸出大小 55", "無法計算：stride 必須是 >= 1 的整數，卻收到 0"]),
+])
+def test_the_calculator_answers_as_the_reader_types(server, browser, edition, said):
+    opened = open_page(browser, f"{server}/{edition}book/03-output-size.html")
+    page, errors = opened.page, opened.errors
+    try:
+        result = page.locator(".cnnbook-calc-result").first
+        assert result.text_content().endswith(said[0])  # the chapter's starting values: AlexNet's conv1
+        page.locator(".cnnbook-calculator input[name='stride']").first.fill("0")
+        page.wait_for_function("(s) => document.querySelector('.cnnbook-calc-result').textContent === s",
+                               arg=said[1], timeout=5_000)
         assert errors == []
     finally:
         page.close()
@@ -280,6 +302,7 @@ OWN_ELEMENTS = {
     "book/02-filters-and-stride": ".animation button, .animation label",
     "book/03-output-size#tables": "article table td, article table th",
     "book/09-fooling": ".cnnbook-untrained p, .cnnbook-untrained li, .cnnbook-untrained code",
+    "zh_TW/book/04-pooling": "p.cnnbook-caption",
 }
 
 
