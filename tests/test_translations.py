@@ -193,10 +193,11 @@ def two_edition_book(root, translate_phrases=True):
     (root / i18n.LOCALES).mkdir()
     shutil.copy(REPO / i18n.LOCALES / "glossary.tsv", root / i18n.LOCALES)
     i18n.update(root)  # the catalogs, from the sources, untranslated
-    shutil.copy(i18n.catalog_dir(REPO) / f"{i18n.THEME}.po", i18n.catalog_dir(root))
+    for theme in (i18n.THEME, i18n.BOOK_THEME):  # the themes' labels, as the book translates them
+        shutil.copy(i18n.catalog_dir(REPO) / f"{theme}.po", i18n.catalog_dir(root))
     book_phrases = {m.id: m.string for m in read_po((i18n.catalog_dir(REPO) / f"{i18n.PHRASES}.po").open("rb"))}
     for path in i18n.catalog_dir(root).rglob("*.po"):
-        if path.stem == i18n.THEME:
+        if path.stem in (i18n.THEME, i18n.BOOK_THEME):
             continue
         catalog = read_po(path.open("rb"))
         for message in catalog:
@@ -225,6 +226,8 @@ def test_the_chinese_edition_is_built_beside_the_english_one_from_one_execution(
     assert "網路把其中 25% 判為正方形，比例比隨機猜測較高；圖片中的 25%。" in _text(chinese)
     assert 'href="zh_TW/chapter.html"' in english and 'href="../chapter.html"' in chinese
     assert "回到頂端" in chinese and "回到顶部" not in chinese  # the theme's labels, in traditional characters
+    assert "開啟於 Colab" in chinese and "Launch on" not in chinese  # the book theme's, which its own catalog lacks
+    assert 'placeholder="搜尋本書……"' in chinese
     english_log, chinese_log = log(result).split("building the zh_TW edition", 1)
     assert "Executed notebook" in english_log  # one execution: the Chinese build reads the cache
     assert "Executed notebook" not in chinese_log and "Using cached notebook" in chinese_log

@@ -216,8 +216,15 @@ def _configure(app: Sphinx, config: Any) -> None:
         options["extra_footer"] = pdf_footer(config.html_baseurl, translate)  # html_baseurl: .../zh_TW/
     options["search_bar_text"] = translate(SEARCH_BAR)
     config.html_theme_options = options
-    # the book theme's labels its own Chinese catalog lacks: ours is its fallback
-    app.add_message_catalog(i18n.BOOK_THEME, str(Path(app.srcdir) / i18n.LOCALES))
+    # the book theme's labels its own Chinese catalog lacks: ours is its fallback, compiled now
+    # (Sphinx compiles the pages' catalogs later, once the theme has looked its labels up)
+    from sphinx.util.i18n import CatalogInfo
+
+    theme = CatalogInfo(str(i18n.catalog_dir(Path(app.srcdir))), i18n.BOOK_THEME, "utf-8")
+    if Path(theme.po_path).exists():
+        if theme.is_outdated():
+            theme.write_mo(i18n.LANGUAGE)
+        app.add_message_catalog(i18n.BOOK_THEME, str(Path(app.srcdir) / i18n.LOCALES))
 
 
 #: The glossary table's column headings, translated through ``phrases.po`` like the cost note.
