@@ -42,7 +42,9 @@ def glue(name: str, value: Any, display: bool = False) -> None:
 
         myst_glue(name, value, display=display)
     else:
-        print(f"{name} = {readable(value)}")
+        from .words import say  # a Chinese notebook prints a glued sentence in Chinese
+
+        print(f"{name} = {say(readable(value))}")
 
 
 #: How :func:`listing` joins its last item: a template the Chinese edition translates (phrases.po).

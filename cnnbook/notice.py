@@ -83,13 +83,17 @@ def message(missing: Sequence[Missing]) -> str:
     )
 
 
-def html_box(missing: Sequence[Missing], words: Mapping[str, str] = WORDS) -> str:
+def html_box(missing: Sequence[Missing], words: Mapping[str, str] | None = None) -> str:
     """The notice as an admonition box that Sphinx themes and Jupyter both render: one box, however
     many networks a cell loads (chapter 10 and the homework load three). ``words`` is
-    :data:`WORDS` or its translation; the box is wrapped (:func:`cnnbook.words.wrap`) so that the
-    Chinese edition can write it again in Chinese."""
+    :data:`WORDS` or its translation (by default, in the language :func:`cnnbook.words.speak`
+    chose); the box is wrapped (:func:`cnnbook.words.wrap`) so that the Chinese edition can write
+    it again in Chinese."""
     if not missing:
         raise ValueError("html_box needs at least one Missing network, got none")
+    if words is None:  # the language cnnbook.words.speak chose, reasons included
+        words = wording.table(WORDS)
+        missing = [Missing(m.name, wording.say(m.reason), m.file, m.url) for m in missing]
     code = f'<code style="{CODE_STYLE}">'
     names = [html.escape(m.name) for m in missing]
     coded = [f"{code}{n}</code>" for n in names]
@@ -114,9 +118,10 @@ def html_box(missing: Sequence[Missing], words: Mapping[str, str] = WORDS) -> st
     return wording.wrap("notice", {"missing": [asdict(m) for m in missing]}, box)
 
 
-def html_box_again(args: dict, words: Mapping[str, str]) -> str:
-    """The box :func:`html_box` wrapped with ``args``, written again with ``words``."""
-    return html_box([Missing(**m) for m in args["missing"]], words)
+def html_box_again(args: dict, words: Mapping[str, str], reason=lambda reason: reason) -> str:
+    """The box :func:`html_box` wrapped with ``args``, written again with ``words``, each reason
+    passed through ``reason``."""
+    return html_box([Missing(**{**m, "reason": reason(m["reason"])}) for m in args["missing"]], words)
 
 
 def models_in(text: str) -> list[str]:

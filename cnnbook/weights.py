@@ -159,6 +159,12 @@ def download(weights: WeightsEnum, progress: bool = True) -> Path:
     return path
 
 
+#: Why a network's weights could not be had, as the untrained-network notice says it ({0}: the
+#: setting, or the download's error): templates the Chinese edition translates (phrases.po).
+REASONS = {"offline": "it is not in the cache and {0}=1 forbids downloading it",
+           "failed": "it is not in the cache and the download failed ({0})"}
+
+
 def fetch(weights: WeightsEnum) -> tuple[Path | None, str]:
     """The cached checkpoint, downloading it unless :func:`offline`; else ``(None, why)``, the
     reason in words. The file is not verified here: that is :func:`verify`'s job."""
@@ -166,12 +172,12 @@ def fetch(weights: WeightsEnum) -> tuple[Path | None, str]:
     if path.is_file():
         return path, ""
     if offline():
-        return None, f"it is not in the cache and {OFFLINE_ENV}=1 forbids downloading it"
+        return None, REASONS["offline"].format(OFFLINE_ENV)
     try:
         return download(weights, progress=False), ""
     except (urllib.error.URLError, OSError, RuntimeError) as err:
         reason = getattr(err, "reason", err)
-        return None, f"it is not in the cache and the download failed ({reason})"
+        return None, REASONS["failed"].format(reason)
 
 
 __all__ = [

@@ -105,9 +105,11 @@ CALCULATOR_WORDS = {
 
 
 def calculator_html(size: int = 224, kernel: int = 11, stride: int = 4, padding: int = 2,
-                    words: Mapping[str, str] = CALCULATOR_WORDS) -> str:
+                    words: Mapping[str, str] | None = None) -> str:
     """A self-contained HTML form that applies the output-size formula as the reader types, in the
-    words ``words`` (:data:`CALCULATOR_WORDS` or its translation)."""
+    words ``words`` (:data:`CALCULATOR_WORDS` or its translation; by default, in the language
+    :func:`cnnbook.words.speak` chose)."""
+    words = wording.table(CALCULATOR_WORDS) if words is None else words
     size, kernel = checks.whole("size", size, 1), checks.whole("kernel", kernel, 1)
     stride, padding = checks.whole("stride", stride, 1), checks.whole("padding", padding, 0)
     uid = "cnnbook-calc-" + uuid.uuid4().hex[:8]

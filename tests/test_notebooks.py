@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from markdown_it import MarkdownIt
 from packaging.requirements import Requirement
 
 from cnnbook import costs
@@ -58,18 +59,48 @@ def test_the_chinese_notebooks_run_the_english_code_and_read_in_chinese():
         chinese = json.loads(notebooks.notebook_path(page, "zh_TW").read_text())
         code = [[(c["source"], c["metadata"]) for c in nb["cells"] if c["cell_type"] == "code"]
                 for nb in (english, chinese)]
+        speak, _ = code[1].pop(1)  # and one more, after the install cell: the package speaks Chinese
+        assert "".join(speak).startswith(notebooks.SPEAK_FIRST_LINE), page.name
         assert code[0] == code[1], page.name
         assert chinese["metadata"]["cnnbook"] == {"language": "zh_TW"}
         text = "".join("".join(c["source"]) for c in chinese["cells"] if c["cell_type"] == "markdown")
         assert myst.leftover_myst(text) == [], page.name
-        prose = re.sub(r"`[^`]*`|\]\([^)]*\)|\$[^$]*\$", "", re.sub(r'^- <a id="ref-.*$', "", text, flags=re.M))
+        prose = re.sub(r"`[^`]*`|<code>.*?</code>|<[^>]+>|\]\([^)]*\)|\$[^$]*\$", "",
+                       re.sub(r'^- <a id="ref-.*$', "", text, flags=re.M))
         han, english = len(re.findall(r"[\u4e00-\u9fff]", prose)), len(i18n.prose_words(prose))
         assert han > 20 * english, (page.name, han, english)  # names and terms in brackets, not sentences
         links = re.findall(re.escape(web) + r"[^)\s\"]*", text)
         assert links and all(link.startswith(web + "zh_TW/") for link in links), page.name
         assert "本書上次測量時" in text  # the cost note, translated
+        # Jupyter renders it as written: no ** left unrendered beside Chinese characters
+        rendered = re.sub(r"<code>.*?</code>|<pre>.*?</pre>", "", MarkdownIt("commonmark").render(text), flags=re.S)
+        assert "**" not in rendered, page.name
     assert "<summary><b>解答</b> （點一下展開）</summary>" in json.dumps(
         json.loads(notebooks.notebook_path(ROOT / "book" / "04-pooling.md", "zh_TW").read_text()), ensure_ascii=False)
+
+
+def test_a_chinese_notebook_makes_the_package_speak_chinese(capsys):
+    """What the package writes itself in a reader's run (a glued sentence, the calculator, the
+    notice) is Chinese in a Chinese notebook, from its second cell; English elsewhere."""
+    from cnnbook import glue, notice, weights, widgets, words
+
+    nb = json.loads(notebooks.notebook_path(ROOT / "book" / "03-output-size.md", "zh_TW").read_text())
+    try:
+        exec("".join(nb["cells"][1]["source"]), {})
+        glue.glue("all_match", "every one")
+        glue.glue("conv1_nopad", "(224 + 2*0 - 11)/4 + 1 = 54.25 -> floor 54")
+        assert capsys.readouterr().out == ("all_match = 每一層都\n"
+                                           "conv1_nopad = (224 + 2*0 - 11)/4 + 1 = 54.25 -> 向下取整為 54\n")
+        assert "輸入大小 H" in widgets.calculator_html() and "input size H" not in widgets.calculator_html()
+        box = notice.html_box([notice.Missing("alexnet", weights.REASONS["offline"].format("CNNBOOK_OFFLINE"))])
+        assert "未訓練的網路：alexnet" in box and "CNNBOOK_OFFLINE=1" in box and "forbids" not in box
+    finally:
+        words.speak(None)
+    assert "input size H" in widgets.calculator_html()
+    glue.glue("all_match", "every one")
+    assert capsys.readouterr().out == "all_match = every one\n"
+    with pytest.raises(TypeError, match="pairs must be a mapping"):
+        words.speak(["every one"])
 
 
 def test_translating_myst_keeps_its_structure_and_lists_what_is_missing():

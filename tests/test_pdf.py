@@ -155,4 +155,4 @@ def test_chinese_pages_link_to_the_chinese_pdf_in_chinese(book):
     assert CONFIG["html"]["extra_footer"] == translate.pdf_footer(CONFIG["html"]["baseurl"])
     for name in [*PAGES, "book/references"]:
         page = (html / i18n.LANGUAGE / f"{name}.html").read_text()
-        assert f'整本書的紙本版（PDF）：<a href="{url}">' in page, name
+        assert f'整本書的 PDF 版：<a href="{url}">' in page, name

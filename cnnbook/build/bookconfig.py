@@ -23,6 +23,11 @@ def title(root: Path = ROOT) -> str:
     return str(_config(root)["title"])
 
 
+def author(root: Path = ROOT) -> str:
+    """The book's author (``author`` in ``_config.yml``)."""
+    return str(_config(root)["author"])
+
+
 def repository_url(root: Path = ROOT) -> str:
     """``repository.url`` from ``_config.yml``: the one place the repository's address is kept."""
     try:

@@ -31,6 +31,7 @@ import jupytext
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
+from ..words import prose_words  # noqa: F401  (i18n.prose_words: what a translation must not leave)
 from .bookconfig import ROOT, chapters
 
 #: The edition's language, as Sphinx names it.
@@ -41,19 +42,6 @@ LOCALES = "locales"
 PHRASES = "phrases"
 #: Has two letters in a row: text a reader reads as words (``"3x3"`` or ``"0.25"`` is not).
 WORDS = re.compile(r"[A-Za-z]{2}")
-def prose_words(text: str) -> list[str]:
-    """The words of ``text`` that a reader reads as English prose: letters only, in lower case or
-    capitalised. Names from code (``conv8``, ``classifier.0``, ``MaxPool2d``, ``ReLU``), acronyms
-    (``FGSM``), numbers and versions are not prose, so a glued ``"ReLU + Conv2d"`` needs no
-    translation while ``"triangle (98.5%)"`` does."""
-    words = []
-    for token in re.findall(r"[A-Za-z0-9_.+\-]+", text):
-        token = token.strip(".-+")
-        if re.fullmatch(r"[a-z]{2,}|[A-Z][a-z]+", token) or re.fullmatch(r"[a-z]+(?:-[a-z]+)+", token):
-            words.append(token)
-    return words
-
-
 #: A name in code, not a phrase: no spaces, and a digit, an underscore or a dot in it ("conv1",
 #: "features.3", "libraries_rss_mb").
 IDENTIFIER = re.compile(r"(?=\S*[\d_.])[\w.-]+")
@@ -172,21 +160,23 @@ def phrases(root: Path = ROOT) -> dict[str, list[str]]:
 
 def module_phrases(root: Path = ROOT) -> dict[str, list[str]]:
     """Text the book's own code writes into the pages (the cost note under each chapter's title)."""
-    from .. import costs, datasets, glue, notice, viz, widgets
+    from .. import costs, datasets, glue, notice, viz, weights, widgets
     from . import myst, notebooks
-    from .bookconfig import title
+    from .bookconfig import author, title
     from .translate import CODE_PROMPTS, GLOSSARY_HEADINGS, PDF_FOOTER, SEARCH_BAR
 
     return {**{text: ["cnnbook/costs.py"] for text in costs.PHRASES},
             **{text: ["cnnbook/build/myst.py"] for text in myst.PHRASES},
             notebooks.NOTEBOOK_NOTE: ["cnnbook/build/notebooks.py"],
             **{text: ["cnnbook/notice.py"] for text in notice.WORDS.values()},
+            **{text: ["cnnbook/weights.py"] for text in weights.REASONS.values()},
             **{text: ["cnnbook/widgets.py"] for text in widgets.CALCULATOR_WORDS.values()},
             **{text: ["cnnbook/viz.py"] for text in viz.PLAYER_WORDS},
             **{text: ["cnnbook/build/translate.py"] for text in CODE_PROMPTS},
             PDF_FOOTER: ["cnnbook/build/translate.py"],
             SEARCH_BAR: ["cnnbook/build/translate.py"],
             title(root): ["_config.yml"],
+            author(root): ["_config.yml"],
             glue.LISTING: ["cnnbook/glue.py"],
             **{text: ["cnnbook/build/translate.py"] for text in GLOSSARY_HEADINGS},
             **{text: ["cnnbook/datasets.py"] for text in datasets.SHAPES}}
@@ -215,10 +205,10 @@ def alt_texts(page: Path) -> list[str]:
 
 
 def sphinx_build(root: Path, out: Path, doctrees: Path, builder: str, overrides: dict,
-                 strict: bool = False, quiet: bool = False) -> None:
+                 strict: bool = False, quiet: bool = False, write_all: bool = False) -> None:
     """What ``jupyter-book build ROOT`` does, with Sphinx settings of our own on top (``overrides``),
-    a builder, an output folder and a doctree folder of our own. Raises ``RuntimeError`` when the
-    build fails."""
+    a builder, an output folder and a doctree folder of our own; ``write_all`` writes every page, not
+    only those whose sources changed. Raises ``RuntimeError`` when the build fails."""
     from jupyter_book.sphinx import build_sphinx
 
     root = Path(root)
@@ -226,7 +216,7 @@ def sphinx_build(root: Path, out: Path, doctrees: Path, builder: str, overrides:
                  **overrides}
     result = build_sphinx(str(root), str(out), noconfig=True, path_config=str(root / "_config.yml"),
                           doctreedir=str(doctrees), confoverrides=overrides, builder=builder,
-                          warningiserror=strict, keep_going=strict, really_quiet=quiet)
+                          warningiserror=strict, keep_going=strict, really_quiet=quiet, force_all=write_all)
     if isinstance(result, Exception) or result:
         raise RuntimeError(f"the {builder} build of {root} failed: {result}")
 

@@ -4,7 +4,7 @@ A chapter's notebook (:mod:`cnnbook.build.notebooks`) is not a copy of its MyST 
 does not understand MyST's roles and directives, so :func:`to_jupyter_markdown` rewrites every
 markdown cell:
 
-* ``{glue:text}`name``` becomes **`name`** in bold code. The hidden cell that computes it prints
+* ``{glue:text}`name``` becomes **`name`** in bold code (written in HTML in a Chinese notebook). The hidden cell that computes it prints
   ``name = value`` from the reader's own run (:func:`cnnbook.glue.glue`); the build's number is
   never shown, because a reader's run may differ from it.
 * ``{cite}`key``` becomes author-year text linking to the chapter's reference list, and the
@@ -151,6 +151,8 @@ def _role(match: re.Match, ctx: Context) -> str:
     role, content = match["role"], match["content"]
     if role in ("glue", "glue:text", "glue:"):
         name = content.split(":", 1)[0].strip()
+        if ctx.edition:  # beside Chinese characters, ** cannot open bold (CommonMark's flanking rules)
+            return f"<b><code>{name}</code></b>"
         return f"**`{name}`**"
     if role == "cite" or role.startswith("cite:"):
         return _cite(content, ctx)

@@ -96,6 +96,24 @@ NOTEBOOK_NOTE = ("*This is the notebook of [a page of cnnbook]({0}), the book's 
 LANGUAGES = (None, i18n.LANGUAGE)
 
 
+#: The first line of a Chinese notebook's second cell, which makes the package speak Chinese.
+SPEAK_FIRST_LINE = "# 中文版：套件自己寫出的文字（印出的句子、未訓練網路的說明框、計算器）也用中文顯示"
+
+
+def speak_cell(page_code: list[str], phrases: dict[str, str]) -> str:
+    """The cell that makes the package say in Chinese what a page's code has it write: the
+    translations (from ``phrases``, ``phrases.po``'s finished ones) of the phrases the page's cells
+    glue and of the package's own widgets, passed to :func:`cnnbook.words.speak`."""
+    from .. import glue, notice, weights, widgets
+
+    wanted = [text for code in page_code for text in i18n.cell_phrases(code)]
+    wanted += [glue.LISTING, *notice.WORDS.values(), *weights.REASONS.values(), *widgets.CALCULATOR_WORDS.values()]
+    pairs = {text: phrases[text] for text in dict.fromkeys(wanted) if text in phrases}
+    lines = ",\n".join(f"    {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}"
+                        for k, v in pairs.items())
+    return f"{SPEAK_FIRST_LINE}\nfrom cnnbook import words\n\nwords.speak({{\n{lines},\n}})\n"
+
+
 def notebook_path(md: Path, language: str | None = None) -> Path:
     """Where the notebook of chapter ``md`` is: ``book/NAME.ipynb``, or ``book/zh_TW/NAME.ipynb``."""
     return md.with_suffix(".ipynb") if language is None else md.parent / language / f"{md.stem}.ipynb"
@@ -176,6 +194,12 @@ def reader_notebook(md: Path, root: Path = ROOT, report: dict | None = None,
         raise ValueError(f"{docname}: no '# title' line, so the notebook has nowhere to say what it is")
     if language is not None and missing:
         raise Untranslated(f"{i18n.PHRASES} (for {docname})", sorted(set(missing)))
+    if language is not None:  # right after the install cell: the package speaks Chinese from here on
+        code = [cell.source for cell in source.cells if cell.cell_type == "code"]
+        speak = speak_cell(code, phrases)
+        cells.insert(1, {"cell_type": "code", "execution_count": None, "id": _cell_id(speak, seen),
+                         "metadata": {"cellView": "form", "jupyter": {"source_hidden": True}},
+                         "outputs": [], "source": speak})
     for cell in cells:  # nbformat keeps sources as lists of lines
         cell["source"] = cell["source"].splitlines(keepends=True)
     return {

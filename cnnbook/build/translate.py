@@ -45,46 +45,13 @@ logger = logging.getLogger(__name__)
 ENGLISH_RUN = re.compile(r"(?:\b[A-Za-z]+\b[ ,;:'-]+){4}[A-Za-z]+\b")
 
 
-class Phrases:
-    """Translations of glued text: exact phrases, and f-string templates with numbered slots."""
-
-    def __init__(self, pairs: dict[str, str]):
-        self.exact = {english: chinese for english, chinese in pairs.items() if english and chinese}
-        self.templates = []
-        for english, chinese in self.exact.items():
-            if re.search(r"\{\d+\}", english):
-                pattern = ""
-                for piece in re.split(r"(\{\d+\})", english.replace("{{", "\0").replace("}}", "\1")):
-                    if re.fullmatch(r"\{\d+\}", piece):
-                        pattern += f"(?P<s{piece[1:-1]}>.+?)"
-                    else:
-                        pattern += re.escape(piece.replace("\0", "{").replace("\1", "}"))
-                literal = len(re.sub(r"\{\d+\}", "", english))
-                self.templates.append((literal, re.compile(pattern + r"\Z", re.S), chinese))
-        self.templates.sort(key=lambda t: -t[0])  # the most specific template first
+class Phrases(wording.Phrases):
+    """Translations of glued text (:class:`cnnbook.words.Phrases`), read from ``phrases.po``."""
 
     @classmethod
     def from_catalog(cls, root: Path) -> "Phrases":
         """The finished translations of ``phrases.po`` in the book at ``root``."""
         return cls(i18n.finished(i18n.PHRASES, root))
-
-    def translate(self, text: str) -> str | None:
-        """``text`` in Chinese, or None when the catalogs have no translation for it."""
-        if text in self.exact:
-            return self.exact[text]
-        for _, pattern, chinese in self.templates:
-            match = pattern.match(text)
-            if match:
-                slots = {int(k[1:]): v for k, v in match.groupdict().items()}
-                values = [self.translate(slots[i]) or slots[i] for i in range(len(slots))]
-                return chinese.format(*values)
-        # words the catalog knows inside a text it does not ("triangle (98.5%)"): enough when no
-        # English prose is left once they are translated
-        pieces = re.split(r"([A-Za-z][A-Za-z -]*[A-Za-z]|[A-Za-z])", text)
-        swapped = "".join(self.exact.get(piece, piece) for piece in pieces)
-        if swapped != text and not i18n.prose_words(swapped):
-            return swapped
-        return None
 
 
 @lru_cache(maxsize=4)
@@ -211,6 +178,7 @@ def _configure(app: Sphinx, config: Any) -> None:
     translate = phrase_translator(app)
     title = translate(config.html_title) if config.html_title else config.html_title
     config.html_title = config.project = title
+    config.author = translate(config.author) if config.author else config.author
     options = dict(config.html_theme_options or {})
     if options.get("extra_footer") and config.html_baseurl:
         options["extra_footer"] = pdf_footer(config.html_baseurl, translate)  # html_baseurl: .../zh_TW/
@@ -433,12 +401,14 @@ class FigureCaptions(SphinxPostTransform):
     def run(self, **kwargs: Any) -> None:
         if not is_translation(self.app):
             return
+        last: dict[tuple[int, str], nodes.image] = {}  # a cell's figures that share one description
         for image in list(self.document.findall(nodes.image)):
             alt = image.get("alt", "")
-            in_output = any("cell_output" in (node.get("classes") or []) for node in _ancestors(image))
-            if in_output and re.search(r"[\u4e00-\u9fff]", alt):
-                image.parent.insert(image.parent.index(image) + 1,
-                                    nodes.paragraph("", alt, classes=[CAPTION]))
+            output = next((node for node in _ancestors(image) if "cell_output" in (node.get("classes") or [])), None)
+            if output is not None and re.search(r"[\u4e00-\u9fff]", alt):
+                last[id(output), alt] = image
+        for (_, alt), image in last.items():  # one caption, under the last of them
+            image.parent.insert(image.parent.index(image) + 1, nodes.paragraph("", alt, classes=[CAPTION]))
 
 
 #: The class of a figure's caption on a Chinese page (cnnbook.css styles it).
@@ -465,8 +435,10 @@ def _chinese_page(app: Sphinx, pagename: str, templatename: str, context: dict, 
     if "body" not in context:
         return
     translate = phrase_translator(app)
+    known = phrases(str(app.srcdir))
     body = wording.rewrite(context["body"], {
-        "notice": lambda args: notice.html_box_again(args, wording.translated(notice.WORDS, translate)),
+        "notice": lambda args: notice.html_box_again(args, wording.translated(notice.WORDS, translate),
+                                                     lambda reason: known.translate(reason) or reason),
         "calculator": lambda args: widgets.calculator_again(args, wording.translated(widgets.CALCULATOR_WORDS,
                                                                                       translate)),
     })
@@ -478,9 +450,8 @@ def _chinese_page(app: Sphinx, pagename: str, templatename: str, context: dict, 
             for pattern in ('title="{}"', 'aria-label="{}"', '>{}</label>'):
                 body = body.replace(pattern.format(word), pattern.format(translate(word)))
     # an output's alt text given in code (an animation's): a phrase of phrases.po
-    known = phrases(str(app.srcdir)).exact
     body = re.sub(r'alt="([^"]+)"', lambda m: 'alt="{}"'.format(html.escape(
-        known.get(html.unescape(m.group(1)), html.unescape(m.group(1))), quote=True)), body)
+        known.exact.get(html.unescape(m.group(1)), html.unescape(m.group(1))), quote=True)), body)
     # screen readers have the caption as the image's alt text already
     context["body"] = body.replace(f'<p class="{CAPTION}">', f'<p class="{CAPTION}" aria-hidden="true">')
 
@@ -489,8 +460,8 @@ def _pdf_title(app: Sphinx, env: Any = None) -> None:
     """The Chinese PDF's title page. jupyter-book writes the English title into ``latex_documents``
     after Sphinx has started, so this waits until the sources are read, before anything is written."""
     if is_translation(app) and app.builder.name == "latex":
-        app.config.latex_documents = [(doc, target, app.config.html_title, *rest)
-                                      for doc, target, _, *rest in app.config.latex_documents]
+        app.config.latex_documents = [(doc, target, app.config.html_title, app.config.author, *rest)
+                                      for doc, target, _, _, *rest in app.config.latex_documents]
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -524,8 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseurl:
         overrides["html_baseurl"] = args.baseurl.rstrip("/") + f"/{i18n.LANGUAGE}/"
     try:
+        # every page is written: this runs only when something it is built from changed, which may
+        # be the build's own code (the widgets, the captions), not a page's source
         i18n.sphinx_build(Path(args.source), Path(args.out), Path(args.doctrees), args.builder, overrides,
-                          strict=args.strict)
+                          strict=args.strict, write_all=True)
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
