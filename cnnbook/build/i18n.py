@@ -158,9 +158,21 @@ def phrases(root: Path = ROOT) -> dict[str, list[str]]:
     return found
 
 
+def runtime_phrases() -> dict[str, str]:
+    """What the package writes itself when a reader runs a chapter (the notice, its reasons, the
+    calculator, a listing): ``{text: the module that writes it}``. A Chinese notebook has it said in
+    Chinese (:func:`cnnbook.build.notebooks.speak_cell`)."""
+    from .. import glue, notice, weights, widgets
+
+    return {**{text: "cnnbook/notice.py" for text in notice.WORDS.values()},
+            **{text: "cnnbook/weights.py" for text in weights.REASONS.values()},
+            **{text: "cnnbook/widgets.py" for text in widgets.CALCULATOR_WORDS.values()},
+            glue.LISTING: "cnnbook/glue.py"}
+
+
 def module_phrases(root: Path = ROOT) -> dict[str, list[str]]:
     """Text the book's own code writes into the pages (the cost note under each chapter's title)."""
-    from .. import costs, datasets, glue, notice, viz, weights, widgets
+    from .. import costs, datasets, viz
     from . import myst, notebooks
     from .bookconfig import author, title
     from .translate import CODE_PROMPTS, GLOSSARY_HEADINGS, PDF_FOOTER, SEARCH_BAR
@@ -168,16 +180,13 @@ def module_phrases(root: Path = ROOT) -> dict[str, list[str]]:
     return {**{text: ["cnnbook/costs.py"] for text in costs.PHRASES},
             **{text: ["cnnbook/build/myst.py"] for text in myst.PHRASES},
             notebooks.NOTEBOOK_NOTE: ["cnnbook/build/notebooks.py"],
-            **{text: ["cnnbook/notice.py"] for text in notice.WORDS.values()},
-            **{text: ["cnnbook/weights.py"] for text in weights.REASONS.values()},
-            **{text: ["cnnbook/widgets.py"] for text in widgets.CALCULATOR_WORDS.values()},
+            **{text: [module] for text, module in runtime_phrases().items()},
             **{text: ["cnnbook/viz.py"] for text in viz.PLAYER_WORDS},
             **{text: ["cnnbook/build/translate.py"] for text in CODE_PROMPTS},
             PDF_FOOTER: ["cnnbook/build/translate.py"],
             SEARCH_BAR: ["cnnbook/build/translate.py"],
             title(root): ["_config.yml"],
             author(root): ["_config.yml"],
-            glue.LISTING: ["cnnbook/glue.py"],
             **{text: ["cnnbook/build/translate.py"] for text in GLOSSARY_HEADINGS},
             **{text: ["cnnbook/datasets.py"] for text in datasets.SHAPES}}
 

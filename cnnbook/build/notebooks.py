@@ -104,10 +104,7 @@ def speak_cell(page_code: list[str], phrases: dict[str, str]) -> str:
     """The cell that makes the package say in Chinese what a page's code has it write: the
     translations (from ``phrases``, ``phrases.po``'s finished ones) of the phrases the page's cells
     glue and of the package's own widgets, passed to :func:`cnnbook.words.speak`."""
-    from .. import glue, notice, weights, widgets
-
-    wanted = [text for code in page_code for text in i18n.cell_phrases(code)]
-    wanted += [glue.LISTING, *notice.WORDS.values(), *weights.REASONS.values(), *widgets.CALCULATOR_WORDS.values()]
+    wanted = [text for code in page_code for text in i18n.cell_phrases(code)] + list(i18n.runtime_phrases())
     pairs = {text: phrases[text] for text in dict.fromkeys(wanted) if text in phrases}
     lines = ",\n".join(f"    {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}"
                         for k, v in pairs.items())
@@ -192,9 +189,10 @@ def reader_notebook(md: Path, root: Path = ROOT, report: dict | None = None,
                           "metadata": _code_metadata(dict(cell.metadata)), "outputs": [], "source": text})
     if not titled:
         raise ValueError(f"{docname}: no '# title' line, so the notebook has nowhere to say what it is")
-    if language is not None and missing:
-        raise Untranslated(f"{i18n.PHRASES} (for {docname})", sorted(set(missing)))
-    if language is not None:  # right after the install cell: the package speaks Chinese from here on
+    if language is not None:
+        if missing:
+            raise Untranslated(f"{i18n.PHRASES} (for {docname})", sorted(set(missing)))
+        # right after the install cell: the package speaks Chinese from here on
         code = [cell.source for cell in source.cells if cell.cell_type == "code"]
         speak = speak_cell(code, phrases)
         cells.insert(1, {"cell_type": "code", "execution_count": None, "id": _cell_id(speak, seen),

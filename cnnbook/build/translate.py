@@ -470,9 +470,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", _configure)
     app.connect("build-finished", _build_translation, priority=900)  # after the English edition is done
     app.connect("html-page-context", _edition_link)
-    app.connect("html-page-context", _chinese_page, priority=600)
+    app.connect("html-page-context", _chinese_page, priority=600)  # after the book theme's buttons (501)
     app.connect("env-updated", _pdf_title)
-    app.add_post_transform(FigureCaptions)  # after the book theme's buttons (501)
+    app.add_post_transform(FigureCaptions)
     app.add_directive("cnnbook-glossary", GlossaryTable)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
