@@ -50,6 +50,9 @@ WORDS = {
                  "chapter in Colab.",
     "where": "It looked for {0}, which is downloaded from {1}.",
     "listing": "{0} and {1}",
+    # one network's line: its name and why; with where it looked
+    "item": "{0}: {1}.",
+    "item_where": "{0}: {1}. {2}",
 }
 
 
@@ -100,11 +103,12 @@ def html_box(missing: Sequence[Missing], words: Mapping[str, str] | None = None)
     listed = coded[0] if len(coded) == 1 else words["listing"].format(", ".join(coded[:-1]), coded[-1])
     details = []
     for m in missing:
-        where = ""
+        name, reason = f"{code}{html.escape(m.name)}</code>", html.escape(m.reason)
         if m.file and m.url:
-            where = " " + words["where"].format(f"{code}{html.escape(m.file)}</code>",
-                                                f"{code}{html.escape(m.url)}</code>")
-        details.append(f"<li>{code}{html.escape(m.name)}</code>: {html.escape(m.reason)}.{where}</li>")
+            where = words["where"].format(f"{code}{html.escape(m.file)}</code>", f"{code}{html.escape(m.url)}</code>")
+            details.append(f"<li>{words['item_where'].format(name, reason, where)}</li>")
+        else:
+            details.append(f"<li>{words['item'].format(name, reason)}</li>")
     number = "one" if len(missing) == 1 else "many"
     title = words[f"title_{number}"].format(", ".join(names))
     body = words[f"body_{number}"].format(listed, f"{code}python -m cnnbook download-weights</code>")

@@ -29,11 +29,13 @@ def test_another_edition_writes_the_box_again_in_its_own_words():
     assert words.blocks(page) == [("notice", {"missing": [vars(m) for m in missing]}),
                                   ("notice", {"missing": [vars(missing[1])]})]
     zh = {"title_one": "未訓練：{0}", "title_many": "皆未訓練：{0}", "body_one": "一個 {0}，執行 {1}。",
-          "body_many": "多個 {0}，執行 {1}。", "where": "找過 {0}，來自 {1}。", "listing": "{0}與{1}"}
+          "body_many": "多個 {0}，執行 {1}。", "where": "找過 {0}，來自 {1}。", "listing": "{0}與{1}",
+          "item": "{0}：{1}。", "item_where": "{0}：{1}。{2}"}
     again = words.rewrite(page, {"notice": lambda args: notice.html_box_again(args, zh)})
     assert again.startswith("<p>before</p>") and "<p>between</p>" in again and again.endswith("<p>after</p>")
     assert "Untrained" not in again and "皆未訓練：vgg16, alexnet" in again and "未訓練：alexnet" in again
     assert "找過 <code" in again and "/x/vgg-16.pth" in again and "no file--at all" in again
+    assert "no file--at all。找過 <code" in again and "offline。</li>" in again  # each line in Chinese punctuation
     assert notice.models_in(again) == notice.models_in(page) == ["vgg16", "alexnet", "alexnet"]
     assert words.rewrite(page, {}) == page  # a widget nobody writes again is left as it was
 
