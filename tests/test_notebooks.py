@@ -79,10 +79,13 @@ def test_the_chinese_notebooks_run_the_english_code_and_read_in_chinese():
         json.loads(notebooks.notebook_path(ROOT / "book" / "04-pooling.md", "zh_TW").read_text()), ensure_ascii=False)
 
 
-def test_a_chinese_notebook_makes_the_package_speak_chinese(capsys):
+def test_a_chinese_notebook_makes_the_package_speak_chinese(capsys, monkeypatch):
     """What the package writes itself in a reader's run (a glued sentence, the calculator, the
     notice) is Chinese in a Chinese notebook, from its second cell; English elsewhere."""
     from cnnbook import glue, notice, weights, widgets, words
+
+    # a reader's notebook, not the book's build (an in-process Sphinx run in an earlier test sets it)
+    monkeypatch.delenv(glue.BUILD_ENV, raising=False)
 
     nb = json.loads(notebooks.notebook_path(ROOT / "book" / "03-output-size.md", "zh_TW").read_text())
     try:
